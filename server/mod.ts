@@ -1,0 +1,19 @@
+/**
+ * The gateway servers and their shared contract.
+ *
+ * @example Serve over FastCGI
+ * ```ts
+ * import { serveFastCgi } from "@flup/flup";
+ *
+ * const server = serveFastCgi(() => new Response("hi"), { port: 0 });
+ * await server.ready;
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./types.ts";
+export * from "./errors.ts";
+export { serveFastCgi } from "./fastcgi/server.ts";
+export type { FastCgiServeOptions } from "./fastcgi/server.ts";
