@@ -502,8 +502,11 @@ class FastCgiConnection implements ConnectionSlot {
         await new Promise<void>((resolve) => request.inputDone = resolve);
       }
       if (request.ended) throw abortedError(request);
-      await sink.finish(0);
+      // The id is free before END_REQUEST reaches the front end, which may reuse it at once.
+      this.#requests.delete(request.id);
+      const finishing = sink.finish(0);
       request.ended = true;
+      await finishing;
       this.#served++;
       completion?.resolve();
     } catch (error) {

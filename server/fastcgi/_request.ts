@@ -1,6 +1,6 @@
 // One FastCGI request's state on its connection, and its STDOUT framing.
 
-import { BodyQueue } from "../_body.ts";
+import type { BodyQueue } from "../_body.ts";
 import type { ParamsDecoder } from "./params.ts";
 import {
   encodedStreamLength,
