@@ -521,6 +521,9 @@ class FastCgiConnection implements ConnectionSlot {
   }
 
   #afterRequest(): void {
+    if (this.#closed) return;
+    // A read is pending: move the deadline from "handler running" to the next phase now.
+    this.#setDeadline();
     if (this.#requests.size > 0) return;
     if (this.#closeWhenIdle || this.#draining) {
       this.#writeTail.then(() => this.#close(""));
