@@ -105,6 +105,10 @@ class FastCgiConnection implements ConnectionSlot {
     let reason = "";
     try {
       while (!this.#closed) {
+        // Whole records already buffered come first, also after a pause: the front end may
+        // have sent everything and be waiting for the answer.
+        while (!this.#closed && this.#pausedOn === null && this.#decoder.next()) this.#onRecord();
+        if (this.#closed) break;
         const paused = this.#pausedOn;
         if (paused) {
           this.deadline = Infinity;
@@ -119,7 +123,6 @@ class FastCgiConnection implements ConnectionSlot {
           break;
         }
         this.#decoder.commit(n);
-        while (!this.#closed && this.#pausedOn === null && this.#decoder.next()) this.#onRecord();
       }
     } catch (error) {
       if (!this.#closed) {

@@ -517,3 +517,32 @@ Deno.test("serveFastCgiConnection() drops HTTP_PROXY (httpoxy) and joins repeate
   assertEquals(headers.get("cookie"), "a=1; b=2");
   assertMatch(headers.get("host")!, /example\.test/);
 });
+
+Deno.test("serveFastCgiConnection() decodes records already buffered when a paused body resumes", async () => {
+  // The first STDIN record fills the tiny body buffer and pauses reading; the rest of the
+  // request (more STDIN, the end of STDIN) is already buffered and the front end sends nothing
+  // more until it gets the answer, as nginx does on a kept connection.
+  const release = Promise.withResolvers<void>();
+  const { peer, slot } = openConnection(async (request) => {
+    await release.promise;
+    return new Response(`${(await request.bytes()).length}`);
+  }, { bodyBufferSize: 1 });
+  const head = encodeWireRequest({
+    keepConn: true,
+    params: nginxParams("/", { REQUEST_METHOD: "POST", CONTENT_LENGTH: "8000" }),
+    stdin: null,
+  });
+  const parts: number[] = [...head];
+  for (let i = 0; i < 16; i++) {
+    parts.push(1, RECORD_TYPE.Stdin, 0, 1, 500 >> 8, 500 & 0xff, 4, 0, ...new Uint8Array(504));
+  }
+  parts.push(1, RECORD_TYPE.Stdin, 0, 1, 0, 0, 0, 0);
+  peer.send(new Uint8Array(parts));
+  await settle(peer);
+  release.resolve();
+  await peer.waitFor(40);
+  const response = parseWireAnswer(peer.received()).responses.get(1)!;
+  assertEquals(text(response.body), "8000");
+  slot.abort("test over");
+  await slot.done;
+});

@@ -1,0 +1,329 @@
+// FastCGI proven through real front ends: nginx, Apache httpd, lighttpd (TCP, Unix socket,
+// bin-path spawn on fd 0, Authorizer) and cgi-fcgi, plus the permission promise.
+
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "@std/path";
+import { serveFastCgi } from "../../server/fastcgi/server.ts";
+import type { GatewayServer } from "../../server/types.ts";
+import {
+  type Backend,
+  type FrontEnd,
+  SECRET_TEXT,
+  startApache,
+  startLighttpd,
+  startNginx,
+} from "../_helpers/frontends.ts";
+import { freePort } from "../_helpers/ports.ts";
+import { createCaseApp, patternBytes } from "./case_app.ts";
+import { countingListener, type GatewayTarget, runGatewaySuite } from "./suite.ts";
+
+const quiet = { log: () => {} };
+
+/** Starts the case app in-process on a counting TCP listener. */
+async function startApp(): Promise<
+  { server: GatewayServer; backend: Backend; accepted: () => number }
+> {
+  const { listener, accepted } = countingListener();
+  const server = serveFastCgi(createCaseApp(), { listener, ...quiet });
+  const addr = await server.ready;
+  if (!("port" in addr)) throw new TypeError("not TCP");
+  return {
+    server,
+    backend: { protocol: "fastcgi", hostname: "127.0.0.1", port: addr.port },
+    accepted,
+  };
+}
+
+async function withFrontEnd(
+  t: Deno.TestContext,
+  start: (backend: Backend) => Promise<FrontEnd>,
+  target: Omit<GatewayTarget, "origin" | "name">,
+): Promise<void> {
+  const app = await startApp();
+  let frontEnd: FrontEnd | undefined;
+  try {
+    frontEnd = await start(app.backend);
+    await runGatewaySuite(t, {
+      name: frontEnd.name,
+      origin: frontEnd.origin,
+      acceptedConnections: app.accepted,
+      ...target,
+    });
+  } catch (error) {
+    if (frontEnd) console.error(await frontEnd.errorLog());
+    throw error;
+  } finally {
+    await frontEnd?.stop();
+    await app.server.shutdown();
+  }
+}
+
+const CHUNKED_NEEDS_UNBUFFERED =
+  "covered by the nginx fastcgi_request_buffering off target (issue 2 section 5)";
+
+Deno.test("FastCGI through nginx fastcgi_pass, one connection per request", async (t) => {
+  await withFrontEnd(t, (backend) => startNginx({ backend }), {
+    expectReuse: false,
+    skip: { "chunked upload": CHUNKED_NEEDS_UNBUFFERED },
+  });
+});
+
+Deno.test("FastCGI through nginx with upstream keepalive and fastcgi_keep_conn on", async (t) => {
+  await withFrontEnd(t, (backend) => startNginx({ backend, keepConn: true }), {
+    expectReuse: true,
+    skip: { "chunked upload": CHUNKED_NEEDS_UNBUFFERED },
+  });
+});
+
+Deno.test("FastCGI through nginx fastcgi_request_buffering off (chunked upload, no CONTENT_LENGTH)", async (t) => {
+  await withFrontEnd(
+    t,
+    (backend) => startNginx({ backend, keepConn: true, requestBuffering: false }),
+    { expectReuse: true },
+  );
+});
+
+Deno.test("FastCGI through Apache mod_proxy_fcgi", async (t) => {
+  await withFrontEnd(t, (backend) => startApache({ backend }), {
+    expectReuse: false,
+    skip: { "chunked upload": CHUNKED_NEEDS_UNBUFFERED },
+  });
+});
+
+Deno.test("FastCGI through Apache mod_proxy_fcgi with enablereuse=on", async (t) => {
+  await withFrontEnd(t, (backend) => startApache({ backend, enableReuse: true }), {
+    expectReuse: true,
+    skip: { "chunked upload": CHUNKED_NEEDS_UNBUFFERED },
+  });
+});
+
+Deno.test("FastCGI through lighttpd mod_fastcgi over TCP", async (t) => {
+  await withFrontEnd(t, (backend) => startLighttpd({ backend }), {
+    expectReuse: false,
+    skip: { "chunked upload": CHUNKED_NEEDS_UNBUFFERED },
+  });
+});
+
+Deno.test("FastCGI through lighttpd mod_fastcgi over a Unix socket", async (t) => {
+  const dir = await Deno.makeTempDir();
+  await Deno.chmod(dir, 0o711);
+  const path = join(dir, "app.sock");
+  const server = serveFastCgi(createCaseApp(), { path, ...quiet });
+  let frontEnd: FrontEnd | undefined;
+  try {
+    await server.ready;
+    frontEnd = await startLighttpd({ backend: { protocol: "fastcgi", path } });
+    await runGatewaySuite(t, {
+      name: frontEnd.name,
+      origin: frontEnd.origin,
+      skip: {
+        "chunked upload": CHUNKED_NEEDS_UNBUFFERED,
+        "kept connection": "lighttpd opens a connection per request; counted over TCP above",
+      },
+    });
+  } finally {
+    await frontEnd?.stop();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FastCGI through lighttpd bin-path: lighttpd spawns the app with its socket on fd 0", async (t) => {
+  const app = new URL("./fd0_app.ts", import.meta.url).pathname;
+  const frontEnd = await startLighttpd({
+    // No permission flags at all: serving on an inherited fd 0 needs none.
+    binPath: [Deno.execPath(), "run", "--no-prompt", app],
+    binEnvironment: { HOME: Deno.env.get("HOME") ?? "/root", NO_COLOR: "1" },
+  });
+  try {
+    await runGatewaySuite(t, {
+      name: frontEnd.name,
+      origin: frontEnd.origin,
+      skip: {
+        "chunked upload": CHUNKED_NEEDS_UNBUFFERED,
+        "kept connection":
+          "the app runs in lighttpd's child process, where connections cannot be counted",
+      },
+    });
+  } catch (error) {
+    console.error(await frontEnd.errorLog());
+    throw error;
+  } finally {
+    await frontEnd.stop();
+  }
+});
+
+Deno.test("FastCGI Authorizer role through lighttpd protects a static file", async () => {
+  const seen: string[] = [];
+  const authorizer = serveFastCgi((request, info) => {
+    seen.push(`${info.role} ${new URL(request.url).pathname}`);
+    return request.headers.get("authorization") === "Bearer letmein"
+      ? new Response(null, { status: 200, headers: { "Variable-User": "alice" } })
+      : new Response("denied\n", { status: 403 });
+  }, { port: 0, roles: ["authorizer"], ...quiet });
+  const app = await startApp();
+  let frontEnd: FrontEnd | undefined;
+  try {
+    const addr = await authorizer.ready;
+    if (!("port" in addr)) throw new TypeError("not TCP");
+    frontEnd = await startLighttpd({
+      backend: app.backend,
+      authorizer: { protocol: "fastcgi", hostname: "127.0.0.1", port: addr.port },
+    });
+    const denied = await fetch(`${frontEnd.origin}/protected/secret.txt`);
+    assertEquals(denied.status, 403);
+    assertEquals(await denied.text(), "denied\n");
+    const allowed = await fetch(`${frontEnd.origin}/protected/secret.txt`, {
+      headers: { authorization: "Bearer letmein" },
+    });
+    assertEquals(allowed.status, 200);
+    assertEquals(await allowed.text(), SECRET_TEXT);
+    assertEquals(seen, ["authorizer /protected/secret.txt", "authorizer /protected/secret.txt"]);
+  } finally {
+    await frontEnd?.stop();
+    await app.server.shutdown();
+    await authorizer.shutdown();
+  }
+});
+
+/** Runs `cgi-fcgi -bind -connect` as a CGI request and splits its output. */
+async function cgiFcgi(
+  port: number,
+  env: Record<string, string>,
+  stdin?: Uint8Array,
+): Promise<{ status: number; headers: [string, string][]; body: Uint8Array }> {
+  const child = new Deno.Command("cgi-fcgi", {
+    args: ["-bind", "-connect", `127.0.0.1:${port}`],
+    clearEnv: true,
+    env: { GATEWAY_INTERFACE: "CGI/1.1", SERVER_PROTOCOL: "HTTP/1.1", ...env },
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(stdin);
+    await writer.close();
+  }
+  const output = await child.output();
+  assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+  const bytes = output.stdout;
+  const text = new TextDecoder("latin1").decode(bytes);
+  const split = text.indexOf("\r\n\r\n");
+  assert(split > 0, `no head in ${JSON.stringify(text.slice(0, 200))}`);
+  const headers = text.slice(0, split).split("\r\n").map((line) => {
+    const colon = line.indexOf(":");
+    return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as [string, string];
+  });
+  const status = Number(headers.find(([name]) => name === "status")?.[1].split(" ")[0] ?? 200);
+  return { status, headers, body: bytes.subarray(split + 4) };
+}
+
+Deno.test("FastCGI through cgi-fcgi (libfcgi) as a CGI bridge", async (t) => {
+  const app = await startApp();
+  const port = app.backend.protocol === "fastcgi" && "port" in app.backend ? app.backend.port : 0;
+  const get = (uri: string, extra: Record<string, string> = {}) =>
+    cgiFcgi(port, {
+      REQUEST_METHOD: "GET",
+      REQUEST_URI: uri,
+      QUERY_STRING: uri.split("?")[1] ?? "",
+      HTTP_HOST: "cgi.test",
+      ...extra,
+    });
+  try {
+    await t.step("query strings with %-escapes and non-ASCII", async () => {
+      const response = await get("/echo/caf%C3%A9?q=a%20b&u=%E2%9C%93");
+      const body = JSON.parse(new TextDecoder().decode(response.body));
+      assertEquals(body.pathname, "/echo/caf%C3%A9");
+      assertEquals(body.query, { q: "a b", u: "✓" });
+      assertEquals(body.url, "http://cgi.test/echo/caf%C3%A9?q=a%20b&u=%E2%9C%93");
+    });
+    await t.step("5 MB upload on stdin", async () => {
+      const data = crypto.getRandomValues(new Uint8Array(65536));
+      const upload = new Uint8Array(5 * 1024 * 1024);
+      for (let i = 0; i < upload.length; i += data.length) upload.set(data, i);
+      const { createHash } = await import("node:crypto");
+      const response = await cgiFcgi(port, {
+        REQUEST_METHOD: "POST",
+        REQUEST_URI: "/upload",
+        CONTENT_LENGTH: String(upload.length),
+        CONTENT_TYPE: "application/octet-stream",
+      }, upload);
+      assertEquals(JSON.parse(new TextDecoder().decode(response.body)), {
+        bytes: upload.length,
+        sha256: createHash("sha256").update(upload).digest("hex"),
+      });
+    });
+    await t.step("10 MB download checked byte for byte", async () => {
+      const size = 10 * 1024 * 1024;
+      const response = await get(`/download?size=${size}`);
+      assertEquals(response.body.length, size);
+      assertEquals(response.body, patternBytes(0, size));
+    });
+    await t.step("statuses, cookies, HEAD and a throwing handler", async () => {
+      for (const status of [204, 304, 404, 418, 500]) {
+        const response = await get(`/status/${status}`);
+        assertEquals(response.status, status);
+        if (status === 204 || status === 304) assertEquals(response.body.length, 0);
+      }
+      const cookies = await get("/cookies");
+      assertEquals(cookies.headers.filter(([name]) => name === "set-cookie").length, 2);
+      const head = await get("/echo/h", { REQUEST_METHOD: "HEAD" });
+      assertEquals(head.status, 200);
+      assertEquals(head.body.length, 0);
+      const thrown = await get("/throw");
+      assertEquals(thrown.status, 500);
+      assertEquals(new TextDecoder().decode(thrown.body).includes("secret detail"), false);
+    });
+  } finally {
+    await app.server.shutdown();
+  }
+});
+
+Deno.test("FastCGI over TCP needs only --allow-net for its address; a Unix socket only net, read and write of its path", async () => {
+  const script = new URL("./permission_app.ts", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir();
+  try {
+    const port = freePort();
+    const path = join(dir, "perm.sock");
+    for (
+      const [flags, where, connect] of [
+        [[`--allow-net=127.0.0.1:${port}`], String(port), `127.0.0.1:${port}`],
+        [
+          [`--allow-net=unix:${path}`, `--allow-read=${path}`, `--allow-write=${path}`],
+          `unix:${path}`,
+          path,
+        ],
+      ] as const
+    ) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...flags, script, where],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        const first = await reader.read();
+        reader.releaseLock();
+        assertEquals(
+          first.value?.trim(),
+          "ready",
+          `the server did not start with ${flags.join(" ")}`,
+        );
+        const output = await new Deno.Command("cgi-fcgi", {
+          args: ["-bind", "-connect", connect],
+          env: { REQUEST_METHOD: "GET", REQUEST_URI: "/perm" },
+          stdout: "piped",
+        }).output();
+        assertStringIncludes(new TextDecoder().decode(output.stdout), "permission ok /perm");
+      } finally {
+        child.kill("SIGTERM");
+        await child.status;
+        await child.stdout.cancel().catch(() => {});
+        await child.stderr.cancel();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
