@@ -15,7 +15,10 @@ export class BodyQueue {
   #cancelled = false;
   #received = 0;
 
+  #highWaterMark: number;
+
   constructor(highWaterMark: number) {
+    this.#highWaterMark = highWaterMark;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -27,6 +30,12 @@ export class BodyQueue {
         this.#wake();
       },
     }, { highWaterMark, size: (chunk) => chunk.byteLength });
+  }
+
+  /** Bytes queued and not yet read by the handler. */
+  get queuedBytes(): number {
+    if (this.#closed) return 0;
+    return Math.max(0, this.#highWaterMark - (this.#controller.desiredSize ?? 0));
   }
 
   /** Bytes pushed so far. */

@@ -24,6 +24,8 @@ export interface ConnectionSlot {
   abort(reason: string): void;
   /** Settles when the connection is closed and its requests are finished. */
   readonly done: Promise<void>;
+  /** Bytes the connection holds in its buffers now (receive buffer, params, queued body). */
+  retainedBytes(): number;
 }
 
 /** Serves one connection. `overloaded` is set past `maxConnections`: refuse its requests. */

@@ -1,6 +1,6 @@
 // Shared text helpers for the codecs: one module-level encoder/decoder, an ASCII fast path.
 
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 /** The module's one UTF-8 encoder. */
 export const textEncoder: TextEncoder = new TextEncoder();
 
@@ -29,10 +29,13 @@ export function utf8Length(text: string): number {
     const code = text.charCodeAt(i);
     if (code < 0x80) continue;
     if (code < 0x800) length += 1;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+    else if (
+      code >= 0xd800 && code <= 0xdbff && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
       length += 2; // a surrogate pair: 4 bytes for 2 UTF-16 units
       i++;
-    } else length += 2;
+    } else length += 2; // 3-byte characters, and lone surrogates (written as U+FFFD)
   }
   return length;
 }

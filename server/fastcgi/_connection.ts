@@ -101,6 +101,15 @@ class FastCgiConnection implements ConnectionSlot {
     this.#close(reason);
   }
 
+  retainedBytes(): number {
+    let bytes = this.#decoder.capacity;
+    for (const request of this.#requests.values()) {
+      bytes += (request.params?.length ?? 0) + (request.body?.queuedBytes ?? 0) +
+        (request.data?.queuedBytes ?? 0);
+    }
+    return bytes;
+  }
+
   async #run(): Promise<void> {
     let reason = "";
     try {

@@ -172,9 +172,11 @@ export class ParamsDecoder {
    * @returns Names and values alternating, as {@linkcode decodeParams} returns them.
    */
   finish(): string[] {
-    const pairs = decodeParams(this.#buffer.subarray(0, this.#length), this.#limits);
-    this.#length = 0;
-    return pairs;
+    try {
+      return decodeParams(this.#buffer.subarray(0, this.#length), this.#limits);
+    } finally {
+      this.#length = 0;
+    }
   }
 }
 

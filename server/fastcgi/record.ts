@@ -129,6 +129,12 @@ export function encodeRecordHeader(
   if (contentLength > MAX_CONTENT_LENGTH || contentLength < 0) {
     throw new RangeError(`Cannot encode FastCGI record: content length is "${contentLength}"`);
   }
+  if (!(requestId >= 0 && requestId <= 0xffff)) {
+    throw new RangeError(`Cannot encode FastCGI record: request id is "${requestId}"`);
+  }
+  if (!(type >= 0 && type <= 0xff)) {
+    throw new RangeError(`Cannot encode FastCGI record: type is "${type}"`);
+  }
   if (paddingLength > MAX_PADDING_LENGTH || paddingLength < 0) {
     throw new RangeError(`Cannot encode FastCGI record: padding length is "${paddingLength}"`);
   }
@@ -310,6 +316,9 @@ export function encodeBeginRequest(
   role: number,
   flags: number,
 ): number {
+  if (!(role >= 0 && role <= 0xffff) || !(flags >= 0 && flags <= 0xff)) {
+    throw new RangeError(`Cannot encode FastCGI BEGIN_REQUEST: role "${role}", flags "${flags}"`);
+  }
   let at = encodeRecordHeader(
     target,
     offset,
