@@ -3,7 +3,6 @@
 // connection (with a logged reason), and must keep answering good requests meanwhile.
 
 import { assert, assertEquals } from "@std/assert";
-import { createHash } from "node:crypto";
 import { serveFastCgi } from "../../../server/fastcgi/server.ts";
 import { RECORD_TYPE, ROLE } from "../../../server/fastcgi/constants.ts";
 import { encodeParams } from "../../../server/fastcgi/params.ts";

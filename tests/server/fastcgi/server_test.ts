@@ -310,3 +310,42 @@ Deno.test("serveFastCgi() rejects bad options with RangeError or TypeError", () 
     TypeError,
   );
 });
+
+Deno.test("serveFastCgi() takes its allow-list from FCGI_WEB_SERVER_ADDRS when allowedAddresses is not given", async () => {
+  const { lines, log } = collectLogs();
+  Deno.env.set("FCGI_WEB_SERVER_ADDRS", "10.1.2.3, 192.0.2.0/24");
+  try {
+    await using refusing = serveFastCgi(() => new Response("no"), { port: 0, log });
+    const refused = await exchangeOverTcp(
+      await tcpPort(refusing),
+      encodeWireRequest({ params: nginxParams("/") }),
+    );
+    assertEquals(refused.length, 0);
+    assert(lines.some((line) => line.includes("allowedAddresses: refused connection")));
+    Deno.env.set("FCGI_WEB_SERVER_ADDRS", "10.1.2.3,127.0.0.1");
+    await using admitting = serveFastCgi(() => new Response("yes"), { port: 0, log });
+    const answer = parseWireAnswer(
+      await exchangeOverTcp(
+        await tcpPort(admitting),
+        encodeWireRequest({ params: nginxParams("/") }),
+      ),
+    );
+    assertEquals(text(answer.responses.get(1)!.body), "yes");
+    // An explicit option wins over the variable.
+    Deno.env.set("FCGI_WEB_SERVER_ADDRS", "10.1.2.3");
+    await using explicit = serveFastCgi(() => new Response("explicit"), {
+      port: 0,
+      allowedAddresses: ["127.0.0.0/8"],
+      log,
+    });
+    const explicitAnswer = parseWireAnswer(
+      await exchangeOverTcp(
+        await tcpPort(explicit),
+        encodeWireRequest({ params: nginxParams("/") }),
+      ),
+    );
+    assertEquals(text(explicitAnswer.responses.get(1)!.body), "explicit");
+  } finally {
+    Deno.env.delete("FCGI_WEB_SERVER_ADDRS");
+  }
+});
