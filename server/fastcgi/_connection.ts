@@ -20,25 +20,18 @@ import {
 import { textEncoder } from "../_text.ts";
 import { LimitExceededError, ProtocolError, RequestAbortedError } from "../errors.ts";
 import type { GatewayInfo, GatewayRole, Handler } from "../types.ts";
-import {
-  FLAG,
-  NULL_REQUEST_ID,
-  PROTOCOL_STATUS,
-  RECORD_TYPE,
-  ROLE,
-  VALUE_NAME,
-} from "./constants.ts";
-import { decodeParams, encodeParams, ParamsDecoder } from "./params.ts";
+import { FLAG, NULL_REQUEST_ID, PROTOCOL_STATUS, RECORD_TYPE, ROLE } from "./constants.ts";
+import { ParamsDecoder } from "./params.ts";
 import {
   decodeBeginRequestBody,
   encodedStreamLength,
   encodeEndRequest,
-  encodeRecord,
   encodeStream,
   encodeUnknownType,
   RecordDecoder,
 } from "./record.ts";
 import { type FastCgiRequest, PHASE, StdoutSink } from "./_request.ts";
+import { encodeGetValuesResult, encodeRefusal } from "./_management.ts";
 
 /** What every connection of one server shares. */
 export interface FastCgiContext {
@@ -177,8 +170,9 @@ class FastCgiConnection implements ConnectionSlot {
     const id = decoder.requestId;
     const content = decoder.content;
     if (id === NULL_REQUEST_ID) {
-      if (type === RECORD_TYPE.GetValues) this.#send(this.#getValuesResult(content));
-      else if (type > RECORD_TYPE.UnknownType || type === 0) this.#sendUnknownType(type);
+      if (type === RECORD_TYPE.GetValues) {
+        this.#send(encodeGetValuesResult(content, this.#context)).catch(() => {});
+      } else if (type > RECORD_TYPE.UnknownType || type === 0) this.#sendUnknownType(type);
       else {throw new ProtocolError(
           `Cannot accept FastCGI record type "${type}" with request id 0`,
           {
@@ -273,19 +267,10 @@ class FastCgiConnection implements ConnectionSlot {
 
   /** Answers a request id without running it: optional response, then END_REQUEST. */
   #refuse(id: number, protocolStatus: number, response: Response | null): void {
-    let out: Uint8Array;
-    if (response) {
-      const head = encodeLatin1(encodeCgiHead(response) + "Service Unavailable\n");
-      response.body?.cancel().catch(() => {});
-      out = new Uint8Array(encodedStreamLength(head.length) + 8 + 16);
-      let at = encodeStream(out, 0, RECORD_TYPE.Stdout, id, head);
-      at = encodeStream(out, at, RECORD_TYPE.Stdout, id, new Uint8Array(0));
-      encodeEndRequest(out, at, id, 0, protocolStatus);
-    } else {
-      out = new Uint8Array(16);
-      encodeEndRequest(out, 0, id, 0, protocolStatus);
-    }
-    this.#send(out).then(() => this.#afterRequest(), () => {});
+    this.#send(encodeRefusal(id, protocolStatus, response)).then(
+      () => this.#afterRequest(),
+      () => {},
+    );
   }
 
   #params(id: number, content: Uint8Array): void {
@@ -571,25 +556,6 @@ class FastCgiConnection implements ConnectionSlot {
     const out = new Uint8Array(encodedStreamLength(bytes.length));
     encodeStream(out, 0, RECORD_TYPE.Stderr, request.id, bytes);
     this.#send(out).catch(() => {});
-  }
-
-  #getValuesResult(content: Uint8Array): Uint8Array {
-    const names = decodeParams(content, { maxBytes: 65535, maxPairs: 100 });
-    const { options, maxRequestsPerConnection } = this.#context;
-    const known: Record<string, string> = {
-      [VALUE_NAME.MaxConns]: String(options.maxConnections),
-      [VALUE_NAME.MaxReqs]: String(options.maxConnections * maxRequestsPerConnection),
-      [VALUE_NAME.MpxsConns]: maxRequestsPerConnection > 1 ? "1" : "0",
-    };
-    const pairs: [string, string][] = [];
-    for (let i = 0; i < names.length; i += 2) {
-      const value = known[names[i]!];
-      if (value !== undefined) pairs.push([names[i]!, value]);
-    }
-    const body = encodeParams(pairs);
-    const out = new Uint8Array(encodedStreamLength(body.length));
-    encodeRecord(out, 0, RECORD_TYPE.GetValuesResult, NULL_REQUEST_ID, body);
-    return out;
   }
 
   #sendUnknownType(type: number): void {
