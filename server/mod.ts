@@ -17,3 +17,5 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export { serveFastCgi } from "./fastcgi/server.ts";
 export type { FastCgiServeOptions } from "./fastcgi/server.ts";
+export { serveCgi, shouldServeCgi } from "./cgi/server.ts";
+export type { CgiServeOptions } from "./cgi/server.ts";

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { serveCgi, shouldServeCgi } from "../cgi/server.ts";
 import { startGateway } from "../_listen.ts";
 import { resolveOptions } from "../_options.ts";
 import type { GatewayOptions, GatewayRole, GatewayServer, Handler, ServeModule } from "../types.ts";
@@ -68,7 +69,10 @@ function webServerAddrs(): string[] | null {
  *
  * Listens on TCP (127.0.0.1:9000 by default), a Unix socket (`path`), a given `listener`, or
  * the listening socket inherited on fd 0 (`fd: 0`, as lighttpd `bin-path`, spawn-fcgi and
- * mod_fcgid provide it). TCP binds before this returns (a bind error throws); `ready` resolves
+ * mod_fcgid provide it). With `fd: 0`, when fd 0 is not a socket (the script was started as a
+ * plain CGI program) or `FCGI_FORCE_CGI=Y`, the request is served as CGI instead (flup did the
+ * same): `ready` resolves with `{ transport: "unix", path: "cgi:stdin" }` and `finished` once
+ * the one request is answered. CGI mode needs `--allow-env`. TCP binds before this returns (a bind error throws); `ready` resolves
  * with the address. Shut down with `shutdown()` or `signal`.
  *
  * Permissions: TCP needs only `--allow-net=HOST:PORT`; a Unix socket needs
@@ -95,6 +99,19 @@ export function serveFastCgi(
 ): GatewayServer {
   const fetch = typeof handler === "function" ? handler : handler.fetch.bind(handler);
   if (typeof fetch !== "function") throw new TypeError("Cannot serve: handler is not a function");
+  if (options.fd === 0 && shouldServeCgi()) {
+    // flup's rule: a FastCGI app started without a listening socket on fd 0 (or with
+    // FCGI_FORCE_CGI=Y) is running under plain CGI, so one script serves both kinds of hosting.
+    const finished = serveCgi(fetch, options);
+    finished.catch(() => {});
+    const addr: Deno.Addr = { transport: "unix", path: "cgi:stdin" };
+    return {
+      ready: Promise.resolve(addr),
+      finished,
+      shutdown: () => finished,
+      [Symbol.asyncDispose]: () => finished,
+    };
+  }
   let allowedAddresses = options.allowedAddresses;
   if (allowedAddresses === undefined && (options.readWebServerAddrs ?? true)) {
     const fromEnv = webServerAddrs();
