@@ -167,17 +167,9 @@ async function withSocketStdin(
   return text(output.stdout).trim();
 }
 
-const hasPerl = (() => {
-  try {
-    return new Deno.Command("perl", { args: ["-MSocket", "-e", "1"] }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
+  // perl (Debian's essential perl-base) puts a socketpair end on fd 0; without it this fails.
   name: "shouldServeCgi() is false on a socket stdin unless FCGI_FORCE_CGI is Y, y or 1",
-  ignore: !hasPerl,
   async fn() {
     const deno = [Deno.execPath(), "run", "--quiet", "--no-prompt", "--no-config"];
     const allow = "--allow-env=FCGI_FORCE_CGI";
