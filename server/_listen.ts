@@ -82,7 +82,7 @@ export function startGateway(
       conn.close();
       return;
     }
-    const overloaded = slots.size >= resolved.maxConnections;
+    const overloaded = slots.size - overflow >= resolved.maxConnections;
     if (overloaded) {
       if (overflow >= OVERFLOW_CONNECTIONS) {
         logLimit(log, "maxConnections", resolved.maxConnections, "connection closed unserved");
@@ -93,10 +93,11 @@ export function startGateway(
       overflow++;
     }
     const slot = serveConnection(conn, overloaded);
-    if (!overloaded) slots.add(slot);
+    // Refused connections are tracked too, so timeouts and drain reach them.
+    slots.add(slot);
     slot.done.finally(() => {
       if (overloaded) overflow--;
-      else slots.delete(slot);
+      slots.delete(slot);
       if (closing && slots.size === 0) finish();
     });
   };

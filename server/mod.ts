@@ -17,5 +17,7 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export { serveFastCgi } from "./fastcgi/server.ts";
 export type { FastCgiServeOptions } from "./fastcgi/server.ts";
+export { serveScgi } from "./scgi/server.ts";
+export type { ScgiServeOptions } from "./scgi/server.ts";
 export { serveCgi, shouldServeCgi } from "./cgi/server.ts";
 export type { CgiServeOptions } from "./cgi/server.ts";

@@ -349,3 +349,22 @@ Deno.test("serveFastCgi() takes its allow-list from FCGI_WEB_SERVER_ADDRS when a
     Deno.env.delete("FCGI_WEB_SERVER_ADDRS");
   }
 });
+
+Deno.test("serveFastCgi() times out a refused connection past maxConnections that sends nothing", async () => {
+  const { lines, log } = collectLogs();
+  const release = Promise.withResolvers<void>();
+  const started = Promise.withResolvers<void>();
+  await using server = serveFastCgi(async () => {
+    started.resolve();
+    await release.promise;
+    return new Response("first");
+  }, { port: 0, maxConnections: 1, paramsTimeout: 150, log });
+  const port = await tcpPort(server);
+  const first = exchangeOverTcp(port, encodeWireRequest({ params: nginxParams("/") }));
+  await started.promise;
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+  assertEquals((await readToEnd(silent)).length, 0);
+  assert(lines.some((line) => line.includes("paramsTimeout (150) reached")), lines.join("\n"));
+  release.resolve();
+  await first;
+});
