@@ -19,5 +19,7 @@ export { serveFastCgi } from "./fastcgi/server.ts";
 export type { FastCgiServeOptions } from "./fastcgi/server.ts";
 export { serveScgi } from "./scgi/server.ts";
 export type { ScgiServeOptions } from "./scgi/server.ts";
+export { serveAjp } from "./ajp/server.ts";
+export type { AjpServeOptions } from "./ajp/server.ts";
 export { serveCgi, shouldServeCgi } from "./cgi/server.ts";
 export type { CgiServeOptions } from "./cgi/server.ts";

@@ -497,6 +497,7 @@ export async function startLighttpd(options: LighttpdOptions): Promise<FrontEnd>
       scgi: "scgi.server",
       ajp: "ajp13.server",
     }[protocol];
+    const mount = protocol === "ajp" ? '""' : '"/"';
     const modules = new Set<string>([
       { fastcgi: "mod_fastcgi", scgi: "mod_scgi", ajp: "mod_ajp13" }[protocol],
     ]);
@@ -516,7 +517,7 @@ export async function startLighttpd(options: LighttpdOptions): Promise<FrontEnd>
       "server.stream-response-body = 2",
       "server.max-request-size = 51200",
       `mimetype.assign = ( ".txt" => "text/plain; charset=utf-8" )`,
-      ...(authorizer === undefined ? [`${directive} = ( "/" => ${host} )`] : [
+      ...(authorizer === undefined ? [`${directive} = ( ${mount} => ${host} )`] : [
         '$HTTP["url"] =^ "/protected/" {',
         // After the authorizer answers 200, lighttpd goes on with the request in "docroot"
         // and, with no other handler here, the static file module serves the file.
@@ -530,7 +531,7 @@ export async function startLighttpd(options: LighttpdOptions): Promise<FrontEnd>
         } )`,
         "}",
         "else {",
-        `  ${directive} = ( "/" => ${host} )`,
+        `  ${directive} = ( ${mount} => ${host} )`,
         "}",
       ]),
       "",
@@ -561,7 +562,9 @@ export async function startLighttpd(options: LighttpdOptions): Promise<FrontEnd>
 
 /** lighttpd's `( ( ... ) )` host list with one host, for a running backend. */
 function lighttpdHost(backend: Backend): string {
-  return lighttpdHostBlock([...lighttpdAddress(backend), ...LIGHTTPD_ROOT_APP]);
+  // mod_ajp13 keeps the request path only with a "" mount, and has no fix-root-scriptname.
+  const app = backend.protocol === "ajp" ? [`"check-local" => "disable"`] : LIGHTTPD_ROOT_APP;
+  return lighttpdHostBlock([...lighttpdAddress(backend), ...app]);
 }
 
 /**
