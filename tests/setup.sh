@@ -12,11 +12,8 @@ REQUIRED=(
   "apache2:apache2"
   "lighttpd:lighttpd"
   "cgi-fcgi:libfcgi-bin"
-)
-# Needed by later tests (php-fpm as a FastCGI backend, the Redis session store); not checked
-# yet. Debian names the php-fpm binary php-fpmX.Y.
-# shellcheck disable=SC2034 # kept for the tests that will need them
-LATER=(
+  # php-fpm is a FastCGI peer for the client tests and the benchmark reference; Debian names
+  # the binary php-fpmX.Y.
   "php-fpm:php-fpm"
   "redis-server:redis-server"
 )
@@ -56,11 +53,11 @@ echo "tests/setup.sh: installing ${missing[*]}" >&2
 
 # A package's postinst may start the system instance; stop it so it holds no port. Only the
 # pid recorded in the package's own pid file is signalled.
-for service in nginx apache2 lighttpd; do
+for service in nginx apache2 lighttpd redis-server $(cd /etc/init.d 2>/dev/null && ls -d php*-fpm 2>/dev/null); do
   "${as_root[@]}" service "$service" stop >/dev/null 2>&1 || true
 done
 for pid_file in /run/nginx.pid /run/apache2/apache2.pid /var/run/apache2/apache2.pid \
-  /run/lighttpd.pid; do
+  /run/lighttpd.pid /run/redis/redis-server.pid /run/php/php*-fpm.pid; do
   if [[ -s "$pid_file" ]]; then
     pid=$(cat "$pid_file")
     [[ "$pid" =~ ^[0-9]+$ ]] && "${as_root[@]}" kill "$pid" >/dev/null 2>&1 || true
