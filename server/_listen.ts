@@ -245,7 +245,7 @@ function formatAddr(addr: Deno.Addr): string {
 }
 
 /** Replaces a stale socket file; refuses a live socket or a file that is not a socket. */
-async function prepareUnixPath(path: string): Promise<void> {
+export async function prepareUnixPath(path: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(path);

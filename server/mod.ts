@@ -23,3 +23,7 @@ export { serveAjp } from "./ajp/server.ts";
 export type { AjpServeOptions } from "./ajp/server.ts";
 export { serveCgi, shouldServeCgi } from "./cgi/server.ts";
 export type { CgiServeOptions } from "./cgi/server.ts";
+export { serveThreads } from "./thread.ts";
+export type { PoolOptions, PoolProtocol, PoolServer, ThreadPoolOptions } from "./thread.ts";
+export { FORK_CHILD_FLAG, serveForks } from "./fork.ts";
+export type { ForkPoolOptions } from "./fork.ts";

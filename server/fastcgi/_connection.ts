@@ -87,7 +87,9 @@ class FastCgiConnection implements ConnectionSlot {
 
   drain(): void {
     this.#draining = true;
-    if (this.#requests.size === 0) this.#close("");
+    // A connection that has served nothing yet was accepted before the drain began: the front
+    // end is about to send its first request on it, and it is answered before closing.
+    if (this.#requests.size === 0 && this.#served > 0) this.#close("");
   }
 
   abort(reason: string): void {
@@ -226,7 +228,7 @@ class FastCgiConnection implements ConnectionSlot {
       this.#options.log("warn", `roles: refused FastCGI request with role "${role}"`);
       return this.#refuse(id, PROTOCOL_STATUS.UnknownRole, null);
     }
-    if (this.#overloaded || this.#draining) {
+    if (this.#overloaded || (this.#draining && this.#served > 0)) {
       return this.#refuse(
         id,
         PROTOCOL_STATUS.Overloaded,
