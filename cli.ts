@@ -84,7 +84,10 @@ Protocol and address (one of; default --fastcgi 127.0.0.1:9000):
 
 Flavor (not with --cgi):
   --flavor NAME               inprocess (default), thread (Web Workers) or fork (deno children)
-  --workers N                 pool size (default: number of CPUs)
+  --workers N                 pool size, and the fewest kept (default: number of CPUs)
+  --max-workers N             grow up to N while fewer than --min-spare are idle (default:
+                              --workers, a fixed size)
+  --min-spare N / --max-spare N   idle members to keep, adaptive pools (default 1 / 2)
   --max-requests N            recycle a member after N requests (default 0: never)
   --balance MODE              auto (default), dispatch or reusePort (TCP only)
   --socket-dir DIR            where members' private sockets go (default: a new temp dir)
@@ -144,6 +147,9 @@ const NUMBER_FLAGS: Record<string, string> = {
   "--max-requests-per-connection": "maxRequestsPerConnection",
   "--packet-size": "packetSize",
   "--workers": "workers",
+  "--max-workers": "maxWorkers",
+  "--min-spare": "minSpare",
+  "--max-spare": "maxSpare",
 };
 
 type Protocol = PoolProtocol | "cgi";
@@ -309,7 +315,11 @@ function checkCombinations(command: ServeCommand): void {
     }
   };
   const pool = flavor !== "inprocess";
-  only(["workers", "maxRequests", "balance", "socketDir"], pool, "needs --flavor thread or fork");
+  only(
+    ["workers", "maxWorkers", "minSpare", "maxSpare", "maxRequests", "balance", "socketDir"],
+    pool,
+    "needs --flavor thread or fork",
+  );
   if (command.permissions.length > 0 && flavor !== "fork") {
     throw new UsageError("--permission needs --flavor fork (Workers share this process's)");
   }

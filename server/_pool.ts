@@ -47,11 +47,34 @@ export interface PoolOptions
    */
   protocol?: PoolProtocol;
   /**
-   * How many members serve at once (a fixed size; a recycled or crashed member is replaced).
+   * How many members start, and the fewest that serve (a recycled or crashed member is
+   * replaced). The pool stays at this size unless `maxWorkers` is larger.
    *
    * @default {navigator.hardwareConcurrency}
    */
   workers?: number;
+  /**
+   * Makes the pool adaptive (flup's prefork `maxChildren`): it starts `workers` members, keeps
+   * at least that many, and grows up to `maxWorkers` while fewer than `minSpare` members are
+   * idle. When unset, or equal to `workers`, the pool has a fixed size.
+   *
+   * @default {workers}
+   */
+  maxWorkers?: number;
+  /**
+   * Adaptive pools: the fewest idle members (no request in flight) to keep; below it one more
+   * member starts, up to `maxWorkers`.
+   *
+   * @default {1}
+   */
+  minSpare?: number;
+  /**
+   * Adaptive pools: the most idle members to keep; above it, once a second, one idle member
+   * beyond `workers` drains and stops.
+   *
+   * @default {2}
+   */
+  maxSpare?: number;
   /**
    * Requests after which a member is recycled; 0 never recycles. A soft limit: the member
    * asks for a replacement when it reaches the count and keeps serving until the replacement
@@ -164,6 +187,9 @@ export interface MemberHandle {
 /** Starts one member of a flavor. */
 export type SpawnMember = (config: MemberConfig, events: MemberEvents) => MemberHandle;
 
+/** How often an adaptive pool looks for too many idle members. */
+const SPARE_CHECK_MS = 1000;
+
 /** How long a stopping pool lets the parent finish copying answers of exited members. */
 const COPY_SETTLE_MS = 2000;
 
@@ -180,6 +206,8 @@ interface Member {
   handle: MemberHandle;
   ready: boolean;
   retiring: boolean;
+  /** Adaptive pools: a request is in flight (as last reported). */
+  busy: boolean;
   path: string | null;
   /** Why this member replaces the slot's current one (recycle, reload), if it does. */
   replacing: string | null;
@@ -188,6 +216,8 @@ interface Member {
 
 interface Slot {
   index: number;
+  /** Taken out by an adaptive pool's shrinking: never respawned. */
+  removed: boolean;
   current: Member | undefined;
   next: Member | undefined;
   failures: number;
@@ -295,6 +325,10 @@ export function startPool(
   }
   const size = count("workers", options.workers, navigator.hardwareConcurrency || 1, 1);
   const maxRequests = count("maxRequests", options.maxRequests, 0, 0);
+  const maxWorkers = count("maxWorkers", options.maxWorkers, size, size);
+  const minSpare = count("minSpare", options.minSpare, 1, 1);
+  const maxSpare = count("maxSpare", options.maxSpare, Math.max(2, minSpare), minSpare);
+  const adaptive = maxWorkers > size;
   const resolved = resolveOptions(options as FastCgiServeOptions);
   const log: GatewayLogger = resolved.log;
   const name = `${flavor} pool`;
@@ -373,6 +407,7 @@ export function startPool(
 
   const slots: Slot[] = Array.from({ length: size }, (_, index) => ({
     index,
+    removed: false,
     current: undefined,
     next: undefined,
     failures: 0,
@@ -411,12 +446,14 @@ export function startPool(
       listen,
       options: serveOptions,
       maxRequests,
+      ...(adaptive ? { reportBusy: true } : {}),
     };
     const member = {
       id,
       slot,
       ready: false,
       retiring: false,
+      busy: false,
       path,
       replacing,
       started: Promise.withResolvers<void>(),
@@ -489,6 +526,10 @@ export function startPool(
         log("info", `${name}: ${member.handle.label} served ${message.served} requests: recycling`);
         replace(member.slot, RECYCLE).catch(() => {});
         return;
+      case "busy":
+        member.busy = message.busy;
+        if (message.busy) grow();
+        return;
       case "log":
         log(message.level, `${member.handle.label}: ${message.message}`);
         return;
@@ -548,9 +589,58 @@ export function startPool(
     slot.timer = setTimeout(() => respawn(slot), delay);
   };
 
+  /** Members serving with no request in flight, and how many are still starting. */
+  const spare = (): { idle: Member[]; starting: number } => {
+    const idle: Member[] = [];
+    let starting = 0;
+    for (const slot of slots) {
+      const member = slot.current;
+      if (!member) starting++;
+      else if (!member.ready) starting++;
+      else if (!member.busy && !member.retiring) idle.push(member);
+    }
+    return { idle, starting };
+  };
+
+  /** Adaptive pools: one more member while too few are idle (counting those starting). */
+  const grow = (): void => {
+    if (!adaptive || closing || !everReady || slots.length >= maxWorkers) return;
+    const { idle, starting } = spare();
+    if (idle.length + starting >= minSpare) return;
+    const slot: Slot = {
+      index: slots.length,
+      removed: false,
+      current: undefined,
+      next: undefined,
+      failures: 0,
+      timer: undefined,
+    };
+    slots.push(slot);
+    log(
+      "info",
+      `${name}: ${idle.length} idle of ${slots.length - 1}: growing (maxWorkers ${maxWorkers})`,
+    );
+    slot.current = startMember(slot);
+  };
+
+  /** Adaptive pools: once a second, one idle member beyond `workers` stops if too many idle. */
+  const shrink = (): void => {
+    if (closing || slots.length <= size) return;
+    const { idle } = spare();
+    if (idle.length <= maxSpare) return;
+    const member = idle.at(-1)!;
+    const slot = member.slot;
+    if (slot.next) return;
+    slot.removed = true;
+    slots.splice(slots.indexOf(slot), 1);
+    retire(member, `${idle.length} idle, maxSpare ${maxSpare}: shrinking`);
+  };
+  const shrinkTimer = adaptive ? setInterval(shrink, SPARE_CHECK_MS) : undefined;
+  if (shrinkTimer !== undefined) Deno.unrefTimer(shrinkTimer);
+
   const respawn = (slot: Slot): void => {
     slot.timer = undefined;
-    if (closing || slot.current || slot.next) return;
+    if (closing || slot.removed || slot.current || slot.next) return;
     slot.current = startMember(slot);
   };
 
@@ -581,6 +671,7 @@ export function startPool(
   const shutdown = (): Promise<void> => {
     if (!closing) {
       closing = true;
+      clearInterval(shrinkTimer);
       log("info", `${name}: draining ${members.size} member(s)`);
       dispatcher?.close();
       for (const slot of slots) clearTimeout(slot.timer);

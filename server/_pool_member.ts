@@ -49,12 +49,16 @@ export interface MemberConfig {
   options: MemberServeOptions;
   /** Requests after which the member asks to be recycled; 0 for never. */
   maxRequests: number;
+  /** Report busy/idle transitions (adaptive pools size themselves by idle members). */
+  reportBusy?: boolean;
 }
 
 /** Member to parent. */
 export type MemberMessage =
   | { type: "ready"; addr: Deno.Addr }
   | { type: "full"; served: number }
+  /** Adaptive pools only: the member went from idle to busy (`true`) or back (`false`). */
+  | { type: "busy"; busy: boolean }
   | { type: "log"; level: LogLevel; message: string }
   | { type: "failed"; message: string }
   | { type: "exit"; code: number }
@@ -92,10 +96,21 @@ export async function runMember(
   const inner = await loadHandler(config.module);
   let served = 0;
   const maxRequests = config.maxRequests;
-  const handler: Handler = (request, info) => {
-    if (++served === maxRequests) send({ type: "full", served });
-    return inner(request, info);
+  let inFlight = 0;
+  const done = (): void => {
+    if (--inFlight === 0) send({ type: "busy", busy: false });
   };
+  const handler: Handler = !config.reportBusy
+    ? (request, info) => {
+      if (++served === maxRequests) send({ type: "full", served });
+      return inner(request, info);
+    }
+    : (request, info) => {
+      if (++served === maxRequests) send({ type: "full", served });
+      if (inFlight++ === 0) send({ type: "busy", busy: true });
+      info.completed.then(done, done);
+      return inner(request, info);
+    };
   const log = (level: LogLevel, message: string): void => send({ type: "log", level, message });
   const listener = await openMemberListener(config.listen);
   const serve = POOL_SERVERS[config.protocol];
