@@ -15,13 +15,54 @@
  */
 
 import { type MemberHandle, type PoolOptions, type PoolServer, startPool } from "./_pool.ts";
-import type { MemberMessage, ParentMessage } from "./_pool_member.ts";
+import type { MemberConfig, MemberMessage, ParentMessage } from "./_pool_member.ts";
 
 export type { PoolOptions, PoolServer } from "./_pool.ts";
 export type { PoolProtocol } from "./_pool_member.ts";
 
-/** Options of {@linkcode serveThreads}: the pool options as they are. */
-export type ThreadPoolOptions = PoolOptions;
+/** Options of {@linkcode serveThreads}: the pool options plus the Workers' permissions. */
+export interface ThreadPoolOptions extends PoolOptions {
+  /**
+   * Narrows every Worker's permissions (Deno's `Worker` `deno.permissions`, which needs the
+   * `--unstable-worker-options` flag: without it Deno stops the process at the first Worker).
+   * Each kind not given is denied; the pool adds what serving needs (the member's socket).
+   * The app module is imported dynamically, so give `read` for its files. `run` is refused.
+   * When absent, Workers share this process's permissions.
+   *
+   * @default {undefined}
+   */
+  permissions?: Omit<Deno.PermissionOptionsObject, "run">;
+}
+
+const PERMISSION_KINDS = ["env", "ffi", "import", "net", "read", "sys", "write"] as const;
+
+/** The full permission object of one Worker: the app's, plus what listening needs, no run. */
+function workerPermissions(
+  app: Omit<Deno.PermissionOptionsObject, "run">,
+  listen: MemberConfig["listen"],
+): Deno.PermissionOptionsObject {
+  if ("run" in app) {
+    throw new TypeError('Cannot start pool: "permissions" may not grant "run" to app code');
+  }
+  const result: Deno.PermissionOptionsObject = { run: false };
+  for (const kind of PERMISSION_KINDS) {
+    (result as Record<string, unknown>)[kind] = app[kind] ?? false;
+  }
+  const add = (kind: "net" | "read" | "write", value: string): void => {
+    const current = result[kind];
+    if (current === true || current === "inherit") return;
+    result[kind] = [...(Array.isArray(current) ? current : []), value] as string[];
+  };
+  if ("hostname" in listen) {
+    const host = listen.hostname.includes(":") ? `[${listen.hostname}]` : listen.hostname;
+    add("net", `${host}:${listen.port}`);
+  } else if ("path" in listen) {
+    add("net", `unix:${listen.path}`);
+    add("read", listen.path);
+    add("write", listen.path);
+  }
+  return result;
+}
 
 /** The Worker entry point; a static URL so `deno compile --include` can embed it. */
 const WORKER_ENTRY = new URL("./_worker_main.ts", import.meta.url);
@@ -52,9 +93,8 @@ const WORKER_ENTRY = new URL("./_worker_main.ts", import.meta.url);
  * fails before it listens is retried after 100 ms, doubling up to 30 s; if no Worker ever
  * started after 5 tries, `ready` rejects and the pool stops.
  *
- * Permissions: Workers inherit this process's permissions (narrowing them per Worker needs
- * the unstable `--unstable-worker-options`; use {@linkcode serveForks} for narrowed app
- * permissions). TCP needs `--allow-net=HOST:PORT`; dispatch adds `--allow-read` and
+ * Permissions: Workers inherit this process's permissions, unless `permissions` narrows them
+ * (which needs `--unstable-worker-options`; {@linkcode serveForks} narrows without it). TCP needs `--allow-net=HOST:PORT`; dispatch adds `--allow-read` and
  * `--allow-write` for `socketDir` (default: the temporary directory) and the socket path;
  * a local module needs `--allow-read` of it and its imports.
  *
@@ -74,8 +114,16 @@ const WORKER_ENTRY = new URL("./_worker_main.ts", import.meta.url);
  * ```
  */
 export function serveThreads(options: ThreadPoolOptions): PoolServer {
+  const permissions = options.permissions;
+  if (permissions) workerPermissions(permissions, { fd: 0 }); // throws on "run" before starting
   return startPool("thread", options, (config, events) => {
-    const worker = new Worker(WORKER_ENTRY, { type: "module", name: `flup worker ${config.id}` });
+    const worker = new Worker(WORKER_ENTRY, {
+      type: "module",
+      name: `flup worker ${config.id}`,
+      ...(permissions
+        ? { deno: { permissions: workerPermissions(permissions, config.listen) } }
+        : {}),
+    });
     let exited = false;
     const exit = (code: number, detail: string): void => {
       if (exited) return;
