@@ -25,23 +25,23 @@
  * @module
  */
 
-import { resolve, toFileUrl } from "@std/path";
 import { serveAjp } from "./server/ajp/server.ts";
 import { serveCgi } from "./server/cgi/server.ts";
 import { runChild } from "./server/_child_main.ts";
 import { serveFastCgi } from "./server/fastcgi/server.ts";
 import { FORK_CHILD_FLAG, serveForks } from "./server/fork.ts";
-import type { PoolOptions, PoolServer } from "./server/_pool.ts";
+import { moduleHref, type PoolOptions, type PoolServer } from "./server/_pool.ts";
 import type { PoolProtocol } from "./server/_pool_member.ts";
 import { serveScgi } from "./server/scgi/server.ts";
 import { serveThreads } from "./server/thread.ts";
+import { loadApp } from "./server/dev.ts";
+import { devCommand } from "./cli/dev.ts";
 import type {
   GatewayOptions,
   GatewayRole,
   GatewayServer,
   Handler,
   LogLevel,
-  ServeModule,
 } from "./server/types.ts";
 
 /** Where {@linkcode main} writes and how it waits for a stop. */
@@ -64,7 +64,11 @@ const HELP = `flup - serve a Deno Fetch handler over FastCGI, SCGI, AJP 1.3 or C
 
 Usage:
   flup serve APP [--fastcgi ADDR | --scgi ADDR | --ajp ADDR | --cgi] [options]
-  flup --help | flup serve --help
+  flup dev APP [--scgi] [--port N] | flup dev --backend ADDR [--root DIR]
+  flup --help | flup serve --help | flup dev --help
+
+serve: run APP behind a web server (nginx, Apache, lighttpd, ...).
+dev:   try APP (or a FastCGI/SCGI backend such as php-fpm) in a browser, nothing else needed.
 
 APP is a module path or URL whose default export is { fetch } (the "deno serve" shape).`;
 
@@ -352,22 +356,16 @@ function checkCombinations(command: ServeCommand): void {
   }
 }
 
-/** The module's URL: paths are resolved against the working directory. */
-function moduleUrl(app: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(app) && !/^[a-z]:[\\/]/i.test(app)
-    ? app
-    : toFileUrl(resolve(app)).href;
-}
-
+/** Imports APP's handler; a module without `default.fetch` is a usage error. */
 async function loadHandler(app: string): Promise<Handler> {
-  const module = await import(moduleUrl(app)) as { default?: Partial<ServeModule> };
-  const fetch = module.default?.fetch;
-  if (typeof fetch !== "function") {
-    throw new UsageError(
-      `${app} has no default export with a fetch() method (export default { fetch })`,
-    );
+  try {
+    return await loadApp(app);
+  } catch (error) {
+    if (error instanceof TypeError && error.message.startsWith("Cannot load app")) {
+      throw new UsageError(error.message);
+    }
+    throw error;
   }
-  return fetch.bind(module.default);
 }
 
 /** Reads the AJP secret from its file: the first line, which must not be empty. */
@@ -446,7 +444,7 @@ async function startServer(
   }
   const poolOptions = {
     ...options,
-    module: moduleUrl(command.app),
+    module: moduleHref(command.app),
     protocol,
     log,
     signal,
@@ -492,6 +490,12 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
       print(HELP);
       return command === undefined ? 2 : 0;
+    }
+    if (command === "dev") {
+      return await devCommand(rest, {
+        print,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     }
     if (command !== "serve") throw new UsageError(`unknown command "${command}": see flup --help`);
     const parsed = parseServe(rest);
@@ -558,5 +562,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     return 1;
   }
 }
+
+export { devCommand } from "./cli/dev.ts";
+export type { DevCommandOptions, DevServer } from "./cli/dev.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

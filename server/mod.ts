@@ -27,3 +27,17 @@ export { serveThreads } from "./thread.ts";
 export type { PoolOptions, PoolProtocol, PoolServer, ThreadPoolOptions } from "./thread.ts";
 export { FORK_CHILD_FLAG, serveForks } from "./fork.ts";
 export type { ForkPoolOptions } from "./fork.ts";
+export { FastCgiClient, fastCgiFetch } from "./fastcgi/client.ts";
+export type {
+  CgiParamsOptions,
+  ClientAddress,
+  ClientRequestInit,
+  FastCgiClientOptions,
+  FastCgiClientStats,
+} from "./fastcgi/client.ts";
+export { ScgiClient, scgiFetch } from "./scgi/client.ts";
+export type { ScgiClientOptions, ScgiClientStats } from "./scgi/client.ts";
+export { createProxyHandler } from "./proxy.ts";
+export type { ProxyClient, ProxyHandler, ProxyHandlerInfo, ProxyHandlerOptions } from "./proxy.ts";
+export { loadApp, startDev } from "./dev.ts";
+export type { DevOptions, DevServer } from "./dev.ts";

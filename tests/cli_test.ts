@@ -258,11 +258,17 @@ class ServeProcess {
     return promise;
   }
 
+  /** Stops the process: SIGTERM (it drains and removes its socket dir), SIGKILL after 15 s. */
   async stop(): Promise<Deno.CommandStatus> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch { /* already exited */ }
+    const kill = (signal: Deno.Signal): void => {
+      try {
+        this.child.kill(signal);
+      } catch { /* already exited */ }
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), 15_000);
     const status = await this.child.status;
+    clearTimeout(timer);
     await this.#reading;
     return status;
   }

@@ -8,10 +8,10 @@ import { freePort, waitForPort } from "./_helpers/ports.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
-Deno.test("flup serve (the demo task's command) serves examples/hello.ts under its narrow permissions", async () => {
+Deno.test("flup serve (the README quick start command) serves examples/hello.ts under its narrow permissions", async () => {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    // The same flags as `deno task demo`, on a free port.
+    // The same flags as the README quick start, on a free port.
     args: [
       "run",
       "--no-prompt",

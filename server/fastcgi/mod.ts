@@ -21,3 +21,4 @@ export * from "./constants.ts";
 export * from "./record.ts";
 export * from "./params.ts";
 export * from "./server.ts";
+export * from "./client.ts";

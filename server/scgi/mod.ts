@@ -25,3 +25,4 @@
 export * from "./constants.ts";
 export * from "./netstring.ts";
 export * from "./server.ts";
+export * from "./client.ts";
