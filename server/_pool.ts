@@ -433,7 +433,7 @@ export function startPool(
     }
     if (mode.kind === "shared") return { listen: { fd: 0 }, path: null };
     const path = join(socketDir!, `member-${id}.sock`); // set before the first spawn
-    return { listen: { path }, path };
+    return { listen: { path, dispatched: true }, path };
   };
 
   const startMember = (slot: Slot, replacing: string | null = null): Member => {

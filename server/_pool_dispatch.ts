@@ -23,6 +23,16 @@ interface Target {
 
 const COPY_SIZE = 65536;
 
+/**
+ * The byte a member writes first on every dispatched connection it accepts (see
+ * _pool_listen.ts): until it arrives, the connection may still sit in a dying member's
+ * accept queue, and its bytes are kept for replay.
+ */
+export const MEMBER_ACCEPTED = 0x06;
+
+/** Front bytes kept for replay while a member has not acknowledged the connection. */
+const REPLAY_LIMIT = 256 * 1024;
+
 /** How long a connection may wait for a member to accept connections (e.g. during respawn). */
 const WAIT_FOR_MEMBER_MS = 10_000;
 
@@ -160,83 +170,161 @@ export class Dispatcher {
       : { transport: "unix", path: "fd:0" };
   }
 
-  /** The member with the fewest open connections; ties go round robin. */
-  #pick(): Target | undefined {
+  /** The member with the fewest open connections, except `skip`; ties go round robin. */
+  #pick(skip: ReadonlySet<number>): Target | undefined {
     let best: Target | undefined;
     const targets = [...this.#targets.values()];
     for (let i = 0; i < targets.length; i++) {
       const target = targets[(this.#next + i) % targets.length]!;
+      if (skip.has(target.key)) continue;
       if (!best || target.active < best.active) best = target;
     }
     this.#next++;
     return best;
   }
 
+  /**
+   * Connects to a member not in `skip`, waiting for one until `deadline`.
+   *
+   * @returns The connection and its member (counted as active), `"denied"` when the parent
+   *   lacks the permission, or `undefined` once closed or past the deadline.
+   */
+  async #connect(
+    skip: Set<number>,
+    deadline: number,
+  ): Promise<{ conn: Deno.UnixConn; target: Target } | "denied" | undefined> {
+    while (!this.#closed && Date.now() < deadline) {
+      const target = this.#pick(skip);
+      if (!target) {
+        await this.#waitForTarget(deadline - Date.now());
+        continue;
+      }
+      target.active++;
+      target.connecting++;
+      try {
+        return { conn: await Deno.connect({ transport: "unix", path: target.path }), target };
+      } catch (error) {
+        target.active--;
+        if (error instanceof Deno.errors.NotCapable) {
+          // No member can be reached without the permission: say so instead of waiting.
+          this.#log(
+            "error",
+            `cannot dispatch to ${target.path}: ${error.message} (the pool's parent needs ` +
+              `--allow-net for its members' Unix sockets)`,
+          );
+          return "denied";
+        }
+        // The member is going away: try another.
+        this.#targets.delete(target.key);
+      } finally {
+        if (--target.connecting === 0) { for (const wake of target.idle.splice(0)) wake(); }
+      }
+    }
+    return undefined;
+  }
+
   async #serve(front: GatewayConn): Promise<void> {
     this.#conns.add(front);
+    const deadline = Date.now() + WAIT_FOR_MEMBER_MS;
+    // Front bytes forwarded before the member acknowledged the connection: a member that
+    // dies (or retires) with the connection still in its accept queue never saw them, so
+    // they are replayed to another member. Reading the front stops at REPLAY_LIMIT until
+    // the acknowledgement comes.
+    const replay: Uint8Array[] = [];
+    let replayBytes = 0;
+    let frontEnded = false;
+    let frontRead: Promise<Uint8Array | null> | undefined;
+    const skip = new Set<number>();
     let back: Deno.UnixConn | undefined;
     let target: Target | undefined;
+    const release = (): void => {
+      if (back) {
+        this.#conns.delete(back);
+        closeQuietly(back);
+        back = undefined;
+      }
+      if (target) target.active--;
+      target = undefined;
+    };
     try {
-      const deadline = Date.now() + WAIT_FOR_MEMBER_MS;
-      let denied = false;
-      while (!this.#closed && Date.now() < deadline) {
-        target = this.#pick();
-        if (!target) {
-          await this.#waitForTarget(deadline - Date.now());
-          continue;
+      let first = new Uint8Array(0);
+      while (true) {
+        const connected = await this.#connect(skip, deadline);
+        if (!connected || connected === "denied") {
+          if (!connected && !this.#closed) {
+            this.#log("warn", "no worker accepted the connection within 10 s: closed");
+          }
+          return;
         }
-        const trying = target;
-        trying.active++;
-        trying.connecting++;
-        try {
-          back = await Deno.connect({ transport: "unix", path: trying.path });
-        } catch (error) {
-          trying.active--;
-          target = undefined;
-          if (error instanceof Deno.errors.NotCapable) {
-            // No member can be reached without the permission: say so instead of waiting.
-            this.#log(
-              "error",
-              `cannot dispatch to ${trying.path}: ${error.message} (the pool's parent needs ` +
-                `--allow-net for its members' Unix sockets)`,
-            );
-            denied = true;
+        back = connected.conn;
+        target = connected.target;
+        this.#conns.add(back);
+        const member = back;
+        const ackBuffer = new Uint8Array(COPY_SIZE);
+        const ack = (async () => {
+          for (const chunk of replay) await writeAll(member, chunk);
+          if (frontEnded) await member.closeWrite();
+          return await member.read(ackBuffer);
+        })().catch(() => null);
+        let acked: number | null;
+        while (true) {
+          if (!frontEnded && !frontRead && replayBytes < REPLAY_LIMIT) {
+            frontRead = readChunk(front);
+          }
+          const event = await Promise.race(
+            frontRead
+              ? [ack.then((n) => ({ ack: n })), frontRead.then((chunk) => ({ chunk }))]
+              : [ack.then((n) => ({ ack: n }))],
+          );
+          if ("ack" in event) {
+            acked = event.ack;
             break;
           }
-          // The member is going away: try another.
-          this.#targets.delete(trying.key);
-        } finally {
-          if (--trying.connecting === 0) { for (const wake of trying.idle.splice(0)) wake(); }
+          frontRead = undefined;
+          if (event.chunk === null) {
+            frontEnded = true;
+            await member.closeWrite().catch(() => {/* the acknowledgement read tells */});
+          } else {
+            replay.push(event.chunk);
+            replayBytes += event.chunk.length;
+            await writeAll(member, event.chunk).catch(() => {});
+          }
         }
-        if (back) break;
-      }
-      if (!back) {
-        if (!this.#closed && !denied) {
-          this.#log("warn", "no worker accepted the connection within 10 s: closed");
+        if (acked !== null && acked > 0 && ackBuffer[0] === MEMBER_ACCEPTED) {
+          first = ackBuffer.subarray(1, acked);
+          break;
         }
-        return;
+        // Closed or reset before accepting: the member is going away; try another.
+        skip.add(target.key);
+        release();
       }
-      this.#conns.add(back);
+      replay.length = 0;
       const member = back;
       // Front end to member; at its end only the member's write side closes (half-close),
       // the member's answer still flows back.
-      const up = copy(front, member).then(
+      const up = (async () => {
+        if (frontRead) {
+          const chunk = await frontRead;
+          if (chunk === null) frontEnded = true;
+          else await writeAll(member, chunk);
+        }
+        if (!frontEnded) await copy(front, member);
+      })().then(
         () => member.closeWrite(),
         () => closeQuietly(member),
       );
       // The member closing (after its answer, or when it drains) ends the front connection.
-      await copy(member, front).catch(() => {});
+      await (async () => {
+        if (first.length > 0) await writeAll(front, first);
+        await copy(member, front);
+      })().catch(() => {});
       closeQuietly(front);
       closeQuietly(member);
       await up.catch(() => {});
     } finally {
-      if (target) target.active--;
+      release();
       this.#conns.delete(front);
       closeQuietly(front);
-      if (back) {
-        this.#conns.delete(back);
-        closeQuietly(back);
-      }
       if (this.#conns.size === 0) { for (const wake of this.#emptied.splice(0)) wake(); }
     }
   }
@@ -257,6 +345,17 @@ function closeQuietly(conn: GatewayConn): void {
   try {
     conn.close();
   } catch { /* already closed */ }
+}
+
+/** The next bytes `from` sends, in a buffer of their own; `null` at its end or on an error. */
+async function readChunk(from: GatewayConn): Promise<Uint8Array | null> {
+  const buffer = new Uint8Array(COPY_SIZE);
+  try {
+    const n = await from.read(buffer);
+    return n === null ? null : buffer.slice(0, n);
+  } catch {
+    return null;
+  }
 }
 
 /** Copies `from` to `to` until `from` ends. */

@@ -8,6 +8,9 @@
 import { createServer, type Socket } from "node:net";
 import { type GatewayConn, NodeSocketConn } from "./_conn.ts";
 import type { MemberListen } from "./_pool_member.ts";
+import { MEMBER_ACCEPTED } from "./_pool_dispatch.ts";
+
+const ACCEPTED = new Uint8Array([MEMBER_ACCEPTED]);
 
 /** Accepted connections, from a Deno listener or a node:net server. */
 interface AcceptSource {
@@ -28,17 +31,45 @@ export async function openMemberListener(listen: MemberListen): Promise<GuardedL
   if ("fd" in listen) return new GuardedListener(await nodeSource({ fd: 0 }));
   const listener = Deno.listen({ transport: "unix", path: listen.path });
   Deno.chmodSync(listen.path, 0o600);
+  const close = (): void => {
+    try {
+      listener.close();
+    } catch { /* already closed */ }
+    try {
+      Deno.removeSync(listen.path);
+    } catch { /* already gone */ }
+  };
+  if (!listen.dispatched) {
+    return new GuardedListener({
+      addr: listener.addr,
+      accept: () => listener.accept().catch(() => null),
+      close,
+    });
+  }
   return new GuardedListener({
     addr: listener.addr,
-    accept: () => listener.accept().catch(() => null),
-    close: () => {
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      try {
-        Deno.removeSync(listen.path);
-      } catch { /* already gone */ }
+    // The parent dispatches here: acknowledge every connection before serving it, so the
+    // parent replays to another member what dies unaccepted in this socket's queue.
+    async accept(): Promise<GatewayConn | null> {
+      while (true) {
+        let conn: Deno.UnixConn;
+        try {
+          conn = await listener.accept();
+        } catch {
+          return null;
+        }
+        try {
+          await conn.write(ACCEPTED);
+          return conn;
+        } catch {
+          // The parent gave up on this connection already.
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        }
+      }
     },
+    close,
   });
 }
 

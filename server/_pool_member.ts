@@ -30,8 +30,11 @@ export const POOL_SERVERS: Record<
 export type MemberListen =
   /** Its own `SO_REUSEPORT` socket on the shared TCP address (kernel balancing). */
   | { hostname: string; port: number }
-  /** A private Unix socket the parent dispatches to. */
-  | { path: string }
+  /**
+   * A private Unix socket: the pool's parent dispatches to it (`dispatched`: every accepted
+   * connection is acknowledged first, see `MEMBER_ACCEPTED`), or `flup dev` connects to it.
+   */
+  | { path: string; dispatched?: boolean }
   /** The listening socket inherited on fd 0, shared by every child (fork only). */
   | { fd: 0 };
 
