@@ -13,6 +13,8 @@ export interface GatewayConn {
   write(p: Uint8Array): Promise<number>;
   /** Closes both directions. */
   close(): void;
+  /** Shuts down the sending direction (the peer reads end of stream); reads go on. */
+  closeWrite?(): void | Promise<void>;
 }
 
 /** Writes all of `bytes`. */
@@ -97,5 +99,9 @@ export class NodeSocketConn implements GatewayConn {
 
   close(): void {
     this.#socket.destroy();
+  }
+
+  closeWrite(): void {
+    this.#socket.end();
   }
 }

@@ -16,6 +16,8 @@ REQUIRED=(
   # the binary php-fpmX.Y.
   "php-fpm:php-fpm"
   "redis-server:redis-server"
+  # wrk drives the end-to-end benchmark; tests/bench_e2e_test.ts runs it briefly.
+  "wrk:wrk"
 )
 
 # Finds a command on PATH or in the sbin folders (a non-root PATH often lacks them).
