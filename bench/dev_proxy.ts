@@ -4,10 +4,14 @@
 // then a measured run. The target: the proxied path keeps at least 40% of the direct req/s.
 //
 //   deno run -A bench/dev_proxy.ts [--seconds 10] [--warmup 2] [--connections 50]
-//                                  [--flavor thread|inprocess] [--scgi]
+//                                  [--flavor thread|inprocess] [--scgi] [--profile DIR]
 //
-// Needs wrk (Debian package). Prints the machine, the load average before and after, and a
-// Markdown table. Every process it starts is stopped before it exits.
+// Needs wrk (Debian package). Prints the machine, the load average before and after, a Markdown
+// table, and the CPU each side spent per request during the measured run (from /proc: the
+// server's threads by name, wrk as a reaped child), which does not depend on how busy the
+// machine is. `--profile DIR` runs the flup dev process with `--cpu-prof --cpu-prof-dir=DIR`
+// (one .cpuprofile for the front, one for the app's Worker). Every process it starts is stopped
+// before it exits.
 
 import { fromFileUrl } from "@std/path";
 
@@ -16,6 +20,8 @@ const APP = "examples/hello.ts";
 const TARGET = 0.4;
 const START_TIMEOUT_MS = 15_000;
 const WRK_GRACE_MS = 20_000;
+/** Clock ticks per second of /proc's times (`getconf CLK_TCK`, 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 if (Deno.args[0] === "--direct") {
   // Child mode: the direct baseline, Deno.serve with the app's own fetch.
@@ -63,6 +69,45 @@ interface Result {
   rps: number;
   p99: string;
   errors: number;
+  /** Requests completed in the measured run. */
+  requests: number;
+  /** CPU µs per request in the measured run, by side (server threads by name, and wrk). */
+  cpu: Record<string, number>;
+}
+
+/** CPU ticks (user + system) of each thread group of process `pid`. */
+function threadTicks(pid: number): Record<string, number> {
+  const ticks: Record<string, number> = {};
+  let tasks: Iterable<Deno.DirEntry>;
+  try {
+    tasks = Deno.readDirSync(`/proc/${pid}/task`);
+  } catch {
+    return ticks;
+  }
+  for (const task of tasks) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+      // Fields after the ")" that ends the command name: utime and stime are 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const group = task.name === String(pid)
+        ? "main thread"
+        : comm.startsWith("worker")
+        ? "app Worker"
+        : comm.startsWith("V8")
+        ? "V8 helpers"
+        : "runtime (tokio)";
+      ticks[group] = (ticks[group] ?? 0) + Number(fields[11]) + Number(fields[12]);
+    } catch { /* the thread ended */ }
+  }
+  return ticks;
+}
+
+/** CPU ticks of this process's reaped children (wrk, once awaited). */
+function childTicks(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[13]) + Number(fields[14]);
 }
 
 function option(name: string, fallback: string): string {
@@ -110,7 +155,11 @@ async function stop(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void
   }
 }
 
-async function wrk(url: string, seconds: number, connections: number): Promise<Result> {
+async function wrk(
+  url: string,
+  seconds: number,
+  connections: number,
+): Promise<Omit<Result, "cpu">> {
   const command = new Deno.Command("wrk", {
     args: ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", url],
     stdout: "piped",
@@ -126,8 +175,9 @@ async function wrk(url: string, seconds: number, connections: number): Promise<R
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const errors = non2xx + (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN);
   if (!Number.isFinite(rps)) throw new Error(`wrk printed no Requests/sec:\n${text}`);
-  return { rps, p99, errors };
+  return { rps, p99, errors, requests };
 }
 
 async function measure(
@@ -137,6 +187,7 @@ async function measure(
   seconds: number,
   warmup: number,
   connections: number,
+  backend: Deno.ChildProcess | null = null,
 ): Promise<Result> {
   const port = freePort();
   const child = start(port);
@@ -147,7 +198,22 @@ async function measure(
     const text = await check.text();
     if (check.status !== 200) throw new Error(`${label}: status ${check.status}: ${text}`);
     if (warmup > 0) await wrk(url, warmup, connections);
-    return await wrk(url, seconds, connections);
+    const total = (ticks: Record<string, number>) =>
+      Object.values(ticks).reduce((sum, n) => sum + n, 0);
+    const serverBefore = threadTicks(child.pid);
+    const backendBefore = backend ? total(threadTicks(backend.pid)) : 0;
+    const wrkBefore = childTicks();
+    const result = await wrk(url, seconds, connections);
+    const serverAfter = threadTicks(child.pid);
+    const backendAfter = backend ? total(threadTicks(backend.pid)) : 0;
+    const perRequest = (ticks: number) => ticks / CLOCK_TICKS * 1e6 / result.requests;
+    const cpu: Record<string, number> = {};
+    for (const [group, ticks] of Object.entries(serverAfter)) {
+      cpu[group] = perRequest(ticks - (serverBefore[group] ?? 0));
+    }
+    if (backend) cpu["echo process"] = perRequest(backendAfter - backendBefore);
+    cpu.wrk = perRequest(childTicks() - wrkBefore);
+    return { ...result, cpu };
   } finally {
     await stop(child, signal);
   }
@@ -163,6 +229,7 @@ async function main(): Promise<void> {
   const connections = Number(option("--connections", "50"));
   const flavor = option("--flavor", "thread");
   const scgi = Deno.args.includes("--scgi");
+  const profile = option("--profile", "");
   const deno = Deno.execPath();
   const loadBefore = loadAverage();
   const spawn = (args: string[]) =>
@@ -183,6 +250,7 @@ async function main(): Promise<void> {
         "run",
         "-A",
         "--unstable-no-legacy-abort",
+        ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
         "cli/dev.ts",
         APP,
         "--port",
@@ -218,6 +286,7 @@ async function main(): Promise<void> {
       seconds,
       warmup,
       connections,
+      echo,
     );
   } finally {
     await stop(echo, "SIGTERM");
@@ -245,6 +314,15 @@ async function main(): Promise<void> {
     `| floor: Deno.serve + one Unix round trip to an echo process | ` +
       `${floor.rps.toFixed(0)} | ${floor.p99} | ${floor.errors} |`,
   );
+  console.log("");
+  console.log("CPU µs per request in the measured run, by side:");
+  const sides = [["direct", direct], ["flup dev", proxied], ["floor", floor]] as const;
+  for (const [label, result] of sides) {
+    const parts = Object.entries(result.cpu).filter(([, us]) => us >= 0.05)
+      .map(([group, us]) => `${group} ${us.toFixed(1)}`);
+    const total = Object.values(result.cpu).reduce((sum, us) => sum + us, 0);
+    console.log(`  ${label}: ${total.toFixed(1)} total = ${parts.join(", ")}`);
+  }
   console.log("");
   console.log(`floor / direct = ${(floor.rps / direct.rps * 100).toFixed(1)}%`);
   console.log(

@@ -13,8 +13,11 @@ export interface CgiRequestHead {
   method: string;
   /** The absolute URL. */
   url: string;
-  /** The request headers. */
-  headers: Headers;
+  /**
+   * The request headers as `[name, value]` pairs (names lower-case, values trimmed), each one
+   * valid for `new Headers`: `new Request` takes pairs several times faster than a `Headers`.
+   */
+  headers: [string, string][];
   /** CONTENT_LENGTH as a number; `null` when absent or empty (a chunked upload). */
   contentLength: number | null;
   /** REMOTE_ADDR/REMOTE_PORT when present. */
@@ -37,7 +40,7 @@ export function parseCgiVariables(
   scheme?: "http" | "https",
 ): CgiRequestHead {
   const env: Record<string, string> = {};
-  const headers = new Headers();
+  const headers: [string, string][] = [];
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i]!;
     const value = pairs[i + 1]!;
@@ -67,7 +70,7 @@ export function parseCgiVariables(
       });
     }
     contentLength = Number(lengthText);
-    headers.set("content-length", lengthText);
+    setHeader(headers, "content-length", lengthText, true);
   }
   const method = env.REQUEST_METHOD || "GET";
   return {
@@ -80,22 +83,46 @@ export function parseCgiVariables(
   };
 }
 
-function setHeader(headers: Headers, name: string, value: string, replace: boolean): void {
-  try {
-    if (replace) headers.set(name, value);
-    else headers.append(name, value);
-  } catch {
+/** A header name `Headers` accepts (an HTTP token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A char that is not a byte: `Headers` takes only byte strings. */
+const NOT_LATIN1 = /[^\0-\xff]/;
+/** The HTTP whitespace `Headers` trims from both ends of a value. */
+const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+/** What `Headers` refuses in a (trimmed) value. */
+const BAD_VALUE = /[\0\r\n]/;
+
+/**
+ * Appends (or, with `replace`, sets) a header in `headers` exactly as `Headers.append` /
+ * `Headers.set` would, without a `Headers` object: the value is trimmed of HTTP whitespace, and
+ * a header `Headers` would refuse is left out.
+ */
+function setHeader(
+  headers: [string, string][],
+  name: string,
+  value: string,
+  replace: boolean,
+): void {
+  if (!TOKEN.test(name)) return; // dropped: not a valid header name
+  let bytes = value;
+  if (NOT_LATIN1.test(value)) {
     // Header values are byte strings: non-Latin-1 text goes back to its UTF-8 bytes, one
-    // character per byte, as Deno.serve would have delivered them. Anything else invalid
-    // (a control character) is dropped.
+    // character per byte, as Deno.serve would have delivered them.
     try {
-      const latin1 = String.fromCharCode(...textEncoder.encode(value));
-      if (replace) headers.set(name, latin1);
-      else headers.append(name, latin1);
+      bytes = String.fromCharCode(...textEncoder.encode(value));
     } catch {
-      // dropped: not a valid header name or value
+      return; // too long to re-encode
     }
   }
+  const trimmed = bytes.replace(EDGE_WHITESPACE, "");
+  // Anything else invalid (a control character) is dropped.
+  if (BAD_VALUE.test(trimmed)) return;
+  if (replace) {
+    for (let i = headers.length - 1; i >= 0; i--) {
+      if (headers[i]![0] === name) headers.splice(i, 1);
+    }
+  }
+  headers.push([name, trimmed]);
 }
 
 function rebuildUrl(

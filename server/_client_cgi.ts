@@ -234,14 +234,16 @@ export function buildCgiParams(
     ["REDIRECT_STATUS", "200"],
   );
   let host = false;
-  for (const [name, value] of request.headers) {
+  // forEach visits the same sorted, combined list as the iterator, about ten times faster (no
+  // iterator object and result arrays per header).
+  request.headers.forEach((value, name) => {
     // Names with "_" would alias "-" names once mapped (nginx underscores_in_headers off);
     // "Proxy" would become HTTP_PROXY (httpoxy); the content headers are CONTENT_* above.
-    if (name.includes("_") || name === "proxy") continue;
-    if (name === "content-type" || name === "content-length") continue;
+    if (name.includes("_") || name === "proxy") return;
+    if (name === "content-type" || name === "content-length") return;
     if (name === "host") host = true;
     params.push(["HTTP_" + name.toUpperCase().replaceAll("-", "_"), value]);
-  }
+  });
   if (!host) params.push(["HTTP_HOST", url.host]);
   const extra = typeof options.params === "function" ? options.params(request) : options.params;
   if (extra) override(params, extra);
@@ -334,8 +336,11 @@ export interface CgiResponseHead {
   status: number;
   /** The reason phrase of `Status:`. */
   statusText: string;
-  /** Every header but `Status:` and hop-by-hop ones; each `Set-Cookie` kept. */
-  headers: Headers;
+  /**
+   * Every header but `Status:` and hop-by-hop ones, as `[name, value]` pairs in the order
+   * received (each `Set-Cookie` kept); every pair is valid for `new Headers`.
+   */
+  headers: [string, string][];
   /** A local redirect (RFC 3875 section 6.2.2): `Location:` with a path and no `Status:`. */
   localRedirect: string | null;
 }
@@ -344,7 +349,8 @@ export interface CgiResponseHead {
  * Collects a CGI response head from chunks split anywhere, within `maxBytes`.
  */
 export class CgiHeadReader {
-  #buffer = new Uint8Array(1024);
+  /** The head so far, when it came in more than one chunk (allocated only then). */
+  #buffer: Uint8Array | null = null;
   #length = 0;
   #maxBytes: number;
   #protocol: ProtocolName;
@@ -366,16 +372,26 @@ export class CgiHeadReader {
    */
   push(chunk: Uint8Array): Uint8Array | null {
     const before = this.#length;
+    if (before === 0) {
+      // The usual case: the whole head is in the first chunk, parsed where it is.
+      const take = Math.min(chunk.length, this.#maxBytes + 4);
+      const end = headEnd(chunk, 0, take);
+      if (end >= 0) {
+        this.head = parseHead(chunk, end, this.#protocol);
+        return chunk.subarray(end);
+      }
+    }
     const searchFrom = Math.max(0, before - 3);
     const take = Math.min(chunk.length, this.#maxBytes + 4 - before);
-    if (before + take > this.#buffer.length) {
-      const grown = new Uint8Array(Math.max(this.#buffer.length * 2, before + take));
-      grown.set(this.#buffer.subarray(0, before));
-      this.#buffer = grown;
+    let buffer = this.#buffer;
+    if (buffer === null || before + take > buffer.length) {
+      const grown = new Uint8Array(Math.max(buffer === null ? 1024 : buffer.length * 2, before + take));
+      if (buffer !== null) grown.set(buffer.subarray(0, before));
+      this.#buffer = buffer = grown;
     }
-    this.#buffer.set(chunk.subarray(0, take), before);
+    buffer.set(chunk.subarray(0, take), before);
     this.#length = before + take;
-    const end = headEnd(this.#buffer, searchFrom, this.#length);
+    const end = headEnd(buffer, searchFrom, this.#length);
     if (end < 0) {
       if (this.#length > this.#maxBytes) {
         throw new LimitExceededError(
@@ -385,7 +401,7 @@ export class CgiHeadReader {
       }
       return null;
     }
-    this.head = parseHead(this.#buffer.subarray(0, end), this.#protocol);
+    this.head = parseHead(buffer, end, this.#protocol);
     return chunk.subarray(end - before);
   }
 }
@@ -403,19 +419,32 @@ function headEnd(bytes: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-function parseHead(bytes: Uint8Array, protocol: ProtocolName): CgiResponseHead {
+/** Control characters a header value must not have (what `Headers` refuses after trimming). */
+const BAD_VALUE = /[\0\r\n]/;
+
+/** Parses the head in `bytes[0..end)`. */
+function parseHead(bytes: Uint8Array, end: number, protocol: ProtocolName): CgiResponseHead {
   let text = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, Math.min(i + 8192, bytes.length)));
+  if (end <= 8192) text = String.fromCharCode.apply(null, bytes.subarray(0, end) as unknown as number[]);
+  else {
+    for (let i = 0; i < end; i += 8192) {
+      text += String.fromCharCode(...bytes.subarray(i, Math.min(i + 8192, end)));
+    }
   }
   const fail = (what: string): ProtocolError =>
     new ProtocolError(`Cannot read ${protocol} response head: ${what}`, { protocol });
-  const headers = new Headers();
+  const headers: [string, string][] = [];
   let status: number | null = null;
   let statusText = "";
   let location: string | null = null;
-  for (const line of text.split("\n")) {
-    const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
+  let start = 0;
+  while (start < text.length) {
+    let lineEnd = text.indexOf("\n", start);
+    if (lineEnd < 0) lineEnd = text.length;
+    const next = lineEnd + 1;
+    if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
+    const trimmed = text.slice(start, lineEnd);
+    start = next;
     if (trimmed === "") continue;
     const colon = trimmed.indexOf(":");
     const name = colon > 0 ? trimmed.slice(0, colon) : "";
@@ -432,14 +461,15 @@ function parseHead(bytes: Uint8Array, protocol: ProtocolName): CgiResponseHead {
     }
     if (HOP_BY_HOP.has(lower)) continue;
     if (lower === "location") location = value;
-    try {
-      headers.append(name, value);
-    } catch (cause) {
+    // Every char is a byte (Latin-1) and the name a token: only NUL or a lone CR is left for
+    // `Headers` to refuse.
+    if (BAD_VALUE.test(value)) {
       throw new ProtocolError(`Cannot read ${protocol} response head: header "${name}" is bad`, {
         protocol,
-        cause,
+        cause: new TypeError(`Header value is not valid: "${value.slice(0, 80)}"`),
       });
     }
+    headers.push([name, value]);
   }
   let localRedirect: string | null = null;
   if (status === null) {

@@ -11,7 +11,7 @@ import {
   RequestAbortedError,
 } from "../errors.ts";
 import { logLimit } from "../_log.ts";
-import { decodeText } from "../_text.ts";
+import { decodeText, textEncoder, utf8Length } from "../_text.ts";
 import type { GatewayLogger } from "../types.ts";
 import { FLAG, PROTOCOL_STATUS, RECORD_TYPE, ROLE } from "./constants.ts";
 import { encodedParamsLength, encodeParamsInto } from "./params.ts";
@@ -21,6 +21,7 @@ import {
   encodedStreamLength,
   encodeRecordHeader,
   encodeStream,
+  paddingFor,
 } from "./record.ts";
 import {
   CgiHeadReader,
@@ -438,8 +439,88 @@ export class Exchange implements Watched {
   }
 }
 
-/** BEGIN_REQUEST, the params, their end, and the whole body when it is already in memory. */
-function encodeStart(
+/** The most PARAMS content one record carries here (a multiple of 8: no padding). */
+const ONE_RECORD = 65528;
+
+/** The UTF-8 length of `text`; its length when it is all ASCII (checked without a call out). */
+function byteLength(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return utf8Length(text);
+  }
+  return text.length;
+}
+
+/** Writes `text` (`length` UTF-8 bytes) at `at`; returns the offset after it. */
+function writeText(out: Uint8Array, at: number, text: string, length: number): number {
+  if (length === text.length) {
+    // All ASCII: one byte per char, without an encodeInto call and a view per string.
+    for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);
+    return at + length;
+  }
+  return at + textEncoder.encodeInto(text, out.subarray(at, at + length)).written;
+}
+
+function writeLength(out: Uint8Array, at: number, length: number): number {
+  if (length < 128) {
+    out[at] = length;
+    return at + 1;
+  }
+  out[at] = (length >>> 24) | 0x80;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
+  return at + 4;
+}
+
+/**
+ * BEGIN_REQUEST, the params, their end, and the whole body when it is already in memory: one
+ * buffer, one write. The pairs are encoded straight into their PARAMS record.
+ */
+export function encodeStart(
+  params: [string, string][],
+  body: ForwardBody,
+  keepAlive: boolean,
+): Uint8Array {
+  let pairsLength = 0;
+  for (let i = 0; i < params.length; i++) {
+    const [name, value] = params[i]!;
+    const n = byteLength(name);
+    const v = byteLength(value);
+    if (v > 0x7fffffff) {
+      throw new RangeError(`Cannot encode FastCGI name-value pair: length is "${v}"`);
+    }
+    pairsLength += (n < 128 ? 1 : 4) + (v < 128 ? 1 : 4) + n + v;
+  }
+  if (pairsLength > ONE_RECORD) return encodeStartLarge(params, body, keepAlive);
+  const stdin = body.stream ? null : body.bytes ?? EMPTY;
+  const padding = paddingFor(pairsLength);
+  const size = 16 + (pairsLength > 0 ? 8 + pairsLength + padding : 0) + 8 +
+    (stdin === null ? 0 : (stdin.length > 0 ? encodedStreamLength(stdin.length) : 0) + 8);
+  const out = new Uint8Array(size);
+  let at = encodeBeginRequest(out, 0, REQUEST_ID, ROLE.Responder, keepAlive ? FLAG.KeepConn : 0);
+  if (pairsLength > 0) {
+    at = encodeRecordHeader(out, at, RECORD_TYPE.Params, REQUEST_ID, pairsLength, padding);
+    for (let i = 0; i < params.length; i++) {
+      const [name, value] = params[i]!;
+      const n = byteLength(name);
+      const v = byteLength(value);
+      at = writeLength(out, at, n);
+      at = writeLength(out, at, v);
+      at = writeText(out, at, name, n);
+      at = writeText(out, at, value, v);
+    }
+    at += padding; // zeros already
+  }
+  at = encodeRecordHeader(out, at, RECORD_TYPE.Params, REQUEST_ID, 0, 0);
+  if (stdin !== null) {
+    if (stdin.length > 0) at = encodeStream(out, at, RECORD_TYPE.Stdin, REQUEST_ID, stdin);
+    at = encodeRecordHeader(out, at, RECORD_TYPE.Stdin, REQUEST_ID, 0, 0);
+  }
+  return out;
+}
+
+/** {@linkcode encodeStart} for params over one record: encoded apart, then split. */
+function encodeStartLarge(
   params: [string, string][],
   body: ForwardBody,
   keepAlive: boolean,
