@@ -2,6 +2,7 @@
 // hook and its rate limit, non-Response returns, and errors inside a body stream.
 
 import { assert, assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
+import { mock } from "node:test";
 import { errorPage, type ErrorReport } from "../../middleware/error_page.ts";
 import type { GatewayInfo, Handler } from "../../server/types.ts";
 
@@ -66,23 +67,32 @@ Deno.test("errorPage({ debug: true }) shows the error, stack and cause HTML-esca
 });
 
 Deno.test("errorPage() passes errors to onError at most once per onErrorInterval, counting the others", async () => {
-  const { lines, log } = collect();
-  const reports: ErrorReport[] = [];
-  const handler = errorPage({
-    log,
-    onError: (report) => void reports.push(report),
-    onErrorInterval: 200,
-  })(failing);
-  for (let i = 0; i < 3; i++) await (await handler(request(), info)).body?.cancel();
-  assertEquals(reports.length, 1);
-  assertEquals(reports[0]?.suppressed, 0);
-  assertEquals(reports[0]?.duringBody, false);
-  assertMatch(reports[0]?.requestId ?? "", /^[0-9a-f]{16}$/);
-  assertStringIncludes(lines[1] ?? "", "not passed to onError: onErrorInterval (200) not elapsed");
-  await new Promise((resolve) => setTimeout(resolve, 220));
-  await (await handler(request(), info)).body?.cancel();
-  assertEquals(reports.length, 2);
-  assertEquals(reports[1]?.suppressed, 2);
+  // Time is mocked (Date only): the interval is measured with Date.now().
+  mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  try {
+    const { lines, log } = collect();
+    const reports: ErrorReport[] = [];
+    const handler = errorPage({
+      log,
+      onError: (report) => void reports.push(report),
+      onErrorInterval: 200,
+    })(failing);
+    for (let i = 0; i < 3; i++) await (await handler(request(), info)).body?.cancel();
+    assertEquals(reports.length, 1);
+    assertEquals(reports[0]?.suppressed, 0);
+    assertEquals(reports[0]?.duringBody, false);
+    assertMatch(reports[0]?.requestId ?? "", /^[0-9a-f]{16}$/);
+    assertStringIncludes(
+      lines[1] ?? "",
+      "not passed to onError: onErrorInterval (200) not elapsed",
+    );
+    mock.timers.tick(220);
+    await (await handler(request(), info)).body?.cancel();
+    assertEquals(reports.length, 2);
+    assertEquals(reports[1]?.suppressed, 2);
+  } finally {
+    mock.timers.reset();
+  }
 });
 
 Deno.test("errorPage() logs an onError hook that fails, and still answers", async () => {

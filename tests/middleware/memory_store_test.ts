@@ -1,5 +1,6 @@
 // MemoryStore: the shared store cases, and its own limit.
 
+import { mock } from "node:test";
 import { assertEquals } from "@std/assert";
 import { MemoryStore } from "../../middleware/memory_store.ts";
 import { defineStoreTests, sessionId } from "./_store_cases.ts";
@@ -36,9 +37,14 @@ Deno.test("MemoryStore: at maxSessions, expired sessions go first and nothing is
   const lines: string[] = [];
   const store = new MemoryStore({ maxSessions: 1, log: (_level, line) => lines.push(line) });
   const empty = { set: new Map<string, string>(), delete: [], replace: false };
-  await store.save(sessionId(1), empty, Date.now() + 20, true);
-  await new Promise((resolve) => setTimeout(resolve, 40));
-  await store.save(sessionId(2), empty, Date.now() + 60_000, true);
+  mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  try {
+    await store.save(sessionId(1), empty, Date.now() + 20, true);
+    mock.timers.tick(40);
+    await store.save(sessionId(2), empty, Date.now() + 60_000, true);
+  } finally {
+    mock.timers.reset();
+  }
   assertEquals(store.size, 1);
   assertEquals(lines, []);
   await store.close();

@@ -9,6 +9,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { mock } from "node:test";
 import { MemoryStore } from "../../middleware/memory_store.ts";
 import { findSession, getSession, type Session, session } from "../../middleware/session.ts";
 import type { SessionStore } from "../../middleware/session_store.ts";
@@ -257,6 +258,16 @@ Deno.test("session() drops, and logs, the writes of a request whose session anot
 });
 
 Deno.test("session() expires idle sessions, renews read sessions past half their life, and sweeps the store", async () => {
+  // Time is mocked (Date only): the store and the middleware read Date.now().
+  mock.timers.enable({ apis: ["Date"], now: Date.now() });
+  try {
+    await expiresIdleSessions();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+async function expiresIdleSessions(): Promise<void> {
   const store = new MemoryStore();
   const { store: watched, calls } = counting(store);
   const handler = session(watched, { idleTimeout: 1000, cleanupInterval: 60_000 })((req) => {
@@ -269,20 +280,20 @@ Deno.test("session() expires idle sessions, renews read sessions past half their
   assertEquals(calls.get("cleanup"), 1); // the first request sweeps
   await handler(request("http://localhost/read", cookie), info);
   assertEquals(calls.get("touch"), undefined); // more than half the life left
-  await new Promise((resolve) => setTimeout(resolve, 600));
+  mock.timers.tick(600);
   const renewed = await handler(request("http://localhost/read", cookie), info);
   assertEquals(calls.get("touch"), 1);
   assertEquals(renewed.headers.get("set-cookie"), null); // no cookie max-age: nothing to resend
-  await new Promise((resolve) => setTimeout(resolve, 600)); // 1.2 s after the write, 0.6 s after the touch
+  mock.timers.tick(600); // 1.2 s after the write, 0.6 s after the touch
   assertEquals(await (await handler(request("http://localhost/read", cookie), info)).text(), "1");
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  mock.timers.tick(1100);
   assertEquals(
     await (await handler(request("http://localhost/read", cookie), info)).text(),
     "undefined",
   );
   assertEquals(calls.get("cleanup"), 1); // cleanupInterval has not passed
   await store.close();
-});
+}
 
 Deno.test("session() does not save when the handler throws", async () => {
   const store = new MemoryStore();
