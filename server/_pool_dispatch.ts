@@ -261,11 +261,15 @@ export class Dispatcher {
         this.#conns.add(back);
         const member = back;
         const ackBuffer = new Uint8Array(COPY_SIZE);
-        const ack = (async () => {
-          for (const chunk of replay) await writeAll(member, chunk);
+        // What the previous member did not accept goes first; front bytes read meanwhile
+        // are written after it (and kept for a further replay).
+        const backlog = replay.slice();
+        const replayed = (async () => {
+          for (const chunk of backlog) await writeAll(member, chunk);
           if (frontEnded) await member.closeWrite();
-          return await member.read(ackBuffer);
-        })().catch(() => null);
+        })();
+        replayed.catch(() => {/* the acknowledgement read tells */});
+        const ack = replayed.then(() => member.read(ackBuffer)).catch(() => null);
         let acked: number | null;
         while (true) {
           if (!frontEnded && !frontRead && replayBytes < REPLAY_LIMIT) {
@@ -281,13 +285,16 @@ export class Dispatcher {
             break;
           }
           frontRead = undefined;
+          const replayedOk = await replayed.then(() => true, () => false);
           if (event.chunk === null) {
             frontEnded = true;
-            await member.closeWrite().catch(() => {/* the acknowledgement read tells */});
+            if (replayedOk) {
+              await member.closeWrite().catch(() => {/* the acknowledgement read tells */});
+            }
           } else {
             replay.push(event.chunk);
             replayBytes += event.chunk.length;
-            await writeAll(member, event.chunk).catch(() => {});
+            if (replayedOk) await writeAll(member, event.chunk).catch(() => {});
           }
         }
         if (acked !== null && acked > 0 && ackBuffer[0] === MEMBER_ACCEPTED) {

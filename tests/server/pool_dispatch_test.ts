@@ -83,6 +83,48 @@ for (const size of [5, 200_000]) {
   });
 }
 
+Deno.test("dispatch: bytes that arrive while a replay is written keep their order", async () => {
+  await withDispatcher(async (dir, dispatcher, front) => {
+    const dying = member(dir, "dying");
+    const healthy = member(dir, "healthy");
+    dispatcher.add(1, dying.addr.path);
+    const parts = [0x61, 0x62, 0x63].map((byte) => new Uint8Array(100_000).fill(byte));
+    const conn = await Deno.connect({ transport: "unix", path: front });
+    const answer = readAll(conn);
+    await conn.write(parts[0]!);
+    const dropped = await dying.accept();
+    dispatcher.add(2, healthy.addr.path);
+    // Healthy echoes what it gets once the front end is done.
+    const echoed = (async () => {
+      const back = await healthy.accept();
+      await back.write(new Uint8Array([MEMBER_ACCEPTED]));
+      const got = await readAll(back);
+      return got;
+    })();
+    const writing = (async () => {
+      for (const part of parts.slice(1)) {
+        for (let offset = 0; offset < part.length;) {
+          offset += await conn.write(part.subarray(offset));
+        }
+      }
+      await conn.closeWrite();
+    })();
+    dropped.close();
+    dying.close();
+    const got = await echoed;
+    await writing;
+    const expected = new Uint8Array(300_000);
+    parts.forEach((part, i) => expected.set(part, i * 100_000));
+    assertEquals(got.length, expected.length);
+    assertEquals(got, expected);
+    try {
+      conn.close();
+    } catch { /* closed by the readable */ }
+    await answer.catch(() => {});
+    healthy.close();
+  });
+});
+
 Deno.test("dispatch: a connection a member acknowledged is never replayed", async () => {
   await withDispatcher(async (dir, dispatcher, front) => {
     const crashing = member(dir, "crashing");
