@@ -5,13 +5,15 @@
 //
 //   deno run -A bench/dev_proxy.ts [--seconds 10] [--warmup 2] [--connections 50]
 //                                  [--flavor thread|inprocess] [--scgi] [--profile DIR]
+//                                  [--v8-flags FLAGS]
 //
 // Needs wrk (Debian package). Prints the machine, the load average before and after, a Markdown
 // table, and the CPU each side spent per request during the measured run (from /proc: the
 // server's threads by name, wrk as a reaped child), which does not depend on how busy the
-// machine is. `--profile DIR` runs the flup dev process with `--cpu-prof --cpu-prof-dir=DIR`
-// (one .cpuprofile for the front, one for the app's Worker). Every process it starts is stopped
-// before it exits.
+// machine is. `--profile DIR` runs each server with `--cpu-prof` into DIR/direct, DIR/dev (one
+// .cpuprofile for the front, one for the app's Worker) and DIR/floor; `--v8-flags FLAGS` runs
+// flup dev with them (for experiments such as `--max-semi-space-size=32`). Every process it
+// starts is stopped before it exits.
 
 import { fromFileUrl } from "@std/path";
 
@@ -23,6 +25,10 @@ const WRK_GRACE_MS = 20_000;
 /** Clock ticks per second of /proc's times (`getconf CLK_TCK`, 100 on Linux). */
 const CLOCK_TICKS = 100;
 
+if (Deno.args[0] === "--direct" || Deno.args[0] === "--floor") {
+  // A clean exit on SIGTERM, so that --cpu-prof writes its profile.
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+}
 if (Deno.args[0] === "--direct") {
   // Child mode: the direct baseline, Deno.serve with the app's own fetch.
   const app = (await import(new URL(`../${APP}`, import.meta.url).href)).default as {
@@ -230,6 +236,9 @@ async function main(): Promise<void> {
   const flavor = option("--flavor", "thread");
   const scgi = Deno.args.includes("--scgi");
   const profile = option("--profile", "");
+  const v8Flags = option("--v8-flags", "");
+  const cpuProf = (name: string): string[] =>
+    profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}/${name}`] : [];
   const deno = Deno.execPath();
   const loadBefore = loadAverage();
   const spawn = (args: string[]) =>
@@ -237,7 +246,8 @@ async function main(): Promise<void> {
       .spawn();
   const direct = await measure(
     "Deno.serve",
-    (port) => spawn(["run", "-A", "bench/dev_proxy.ts", "--direct", String(port)]),
+    (port) =>
+      spawn(["run", "-A", ...cpuProf("direct"), "bench/dev_proxy.ts", "--direct", String(port)]),
     "SIGTERM",
     seconds,
     warmup,
@@ -250,7 +260,8 @@ async function main(): Promise<void> {
         "run",
         "-A",
         "--unstable-no-legacy-abort",
-        ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+        ...cpuProf("dev"),
+        ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
         "cli/dev.ts",
         APP,
         "--port",
@@ -281,7 +292,16 @@ async function main(): Promise<void> {
     }
     floor = await measure(
       "floor",
-      (port) => spawn(["run", "-A", "bench/dev_proxy.ts", "--floor", String(port), echoPath]),
+      (port) =>
+        spawn([
+          "run",
+          "-A",
+          ...cpuProf("floor"),
+          "bench/dev_proxy.ts",
+          "--floor",
+          String(port),
+          echoPath,
+        ]),
       "SIGTERM",
       seconds,
       warmup,

@@ -385,7 +385,9 @@ export class CgiHeadReader {
     const take = Math.min(chunk.length, this.#maxBytes + 4 - before);
     let buffer = this.#buffer;
     if (buffer === null || before + take > buffer.length) {
-      const grown = new Uint8Array(Math.max(buffer === null ? 1024 : buffer.length * 2, before + take));
+      const grown = new Uint8Array(
+        Math.max(buffer === null ? 1024 : buffer.length * 2, before + take),
+      );
       if (buffer !== null) grown.set(buffer.subarray(0, before));
       this.#buffer = buffer = grown;
     }
@@ -425,8 +427,9 @@ const BAD_VALUE = /[\0\r\n]/;
 /** Parses the head in `bytes[0..end)`. */
 function parseHead(bytes: Uint8Array, end: number, protocol: ProtocolName): CgiResponseHead {
   let text = "";
-  if (end <= 8192) text = String.fromCharCode.apply(null, bytes.subarray(0, end) as unknown as number[]);
-  else {
+  if (end <= 8192) {
+    text = String.fromCharCode.apply(null, bytes.subarray(0, end) as unknown as number[]);
+  } else {
     for (let i = 0; i < end; i += 8192) {
       text += String.fromCharCode(...bytes.subarray(i, Math.min(i + 8192, end)));
     }

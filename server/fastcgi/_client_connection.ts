@@ -7,6 +7,8 @@ import { RecordDecoder } from "./record.ts";
 import type { Watchdog, Watched } from "../_client_watchdog.ts";
 
 const READ_SIZE = 16384;
+/** Bytes of the buffer a request's first write is encoded into (larger ones get their own). */
+const SEND_BUFFER_SIZE = 8192;
 
 /** A connection to a FastCGI backend. */
 export class ClientConnection implements Watched {
@@ -17,6 +19,7 @@ export class ClientConnection implements Watched {
   /** When an idle connection is closed (ms since the epoch); watched by the pool's watchdog. */
   deadline = Infinity;
   #conn: Deno.Conn;
+  #sendBuffer: Uint8Array | null = null;
   #pending: Promise<number | null> | null = null;
   #readError: unknown = null;
   #writing: Promise<void> = Promise.resolve();
@@ -27,6 +30,15 @@ export class ClientConnection implements Watched {
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
+  }
+
+  /**
+   * A buffer for a request's first write (BEGIN_REQUEST, PARAMS, a small STDIN), reused by
+   * every request of the connection: one request at a time, and its write completes before the
+   * request ends. A new ArrayBuffer per request costs more than encoding the params.
+   */
+  get sendBuffer(): Uint8Array {
+    return this.#sendBuffer ??= new Uint8Array(SEND_BUFFER_SIZE);
   }
 
   /** `true` once closed (by us, or the backend while idle). */

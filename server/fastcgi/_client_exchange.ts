@@ -11,7 +11,7 @@ import {
   RequestAbortedError,
 } from "../errors.ts";
 import { logLimit } from "../_log.ts";
-import { decodeText, textEncoder, utf8Length } from "../_text.ts";
+import { decodeText } from "../_text.ts";
 import type { GatewayLogger } from "../types.ts";
 import { FLAG, PROTOCOL_STATUS, RECORD_TYPE, ROLE } from "./constants.ts";
 import { encodedParamsLength, encodeParamsInto } from "./params.ts";
@@ -120,10 +120,14 @@ export class Exchange implements Watched {
       throw signal.reason;
     }
     this.#arm("requestTimeout", deadline);
-    signal.addEventListener("abort", this.#onAbort, { once: true });
+    // No `{ once: true }`: #finish removes the listener, and abort() runs at most once.
+    signal.addEventListener("abort", this.#onAbort);
     this.#reading = true;
     try {
-      await connection.write(encodeStart(params, body, this.#settings.keepAlive));
+      // The connection's send buffer is free: its last request's write has completed.
+      await connection.write(
+        encodeStart(params, body, this.#settings.keepAlive, connection.sendBuffer),
+      );
       if (body.stream) this.#pump(body.stream, body.length);
       const reader = new CgiHeadReader(this.#settings.maxResponseHeadBytes, "fastcgi");
       let rest: Uint8Array | null = null;
@@ -170,10 +174,11 @@ export class Exchange implements Watched {
   #respond(head: CgiResponseHead, rest: Uint8Array): ExchangeResult {
     const redirect = this.#follow && head.localRedirect !== null;
     const bodyless = redirect || isBodyless(this.#request.method, head.status);
+    // Views into the receive buffer: decoding more records does not move its bytes.
     const chunks: Uint8Array<ArrayBuffer>[] = [];
     let total = 0;
     if (rest.length > 0 && !bodyless) {
-      chunks.push(rest.slice());
+      chunks.push(rest as Uint8Array<ArrayBuffer>);
       total = rest.length;
     }
     // Records already received are taken now, so a small response needs no stream at all.
@@ -182,14 +187,20 @@ export class Exchange implements Watched {
       const type = this.#check();
       const content = this.#connection.decoder.content;
       if (type === RECORD_TYPE.Stdout && content.length > 0 && !bodyless) {
-        chunks.push(content.slice());
+        chunks.push(content as Uint8Array<ArrayBuffer>);
         total += content.length;
       } else if (type === RECORD_TYPE.EndRequest) ended = true;
     }
     if (ended) {
-      this.#finish(true);
-      if (redirect) return { head, response: null };
-      return { head, response: createResponse(head, bodyless ? null : concat(chunks, total)) };
+      // The Response copies its bytes now (Fetch "extract a body" copies a BufferSource), so
+      // a view into the receive buffer, which the next read reuses, needs no copy first.
+      let response: Response | null = null;
+      try {
+        if (!redirect) response = createResponse(head, bodyless ? null : concat(chunks, total));
+      } finally {
+        this.#finish(true);
+      }
+      return { head, response };
     }
     if (bodyless) {
       // Whatever STDOUT still comes is read and dropped, so the connection can be reused.
@@ -199,7 +210,8 @@ export class Exchange implements Watched {
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
-        for (const chunk of chunks) controller.enqueue(chunk);
+        // Copies: the receive buffer is reused by the reads to come.
+        for (const chunk of chunks) controller.enqueue(chunk.slice());
       },
       pull: (controller) => this.#pull(controller),
       cancel: (reason) => this.abort(reason ?? new RequestAbortedError("Response body cancelled")),
@@ -442,28 +454,16 @@ export class Exchange implements Watched {
 /** The most PARAMS content one record carries here (a multiple of 8: no padding). */
 const ONE_RECORD = 65528;
 
-/** The UTF-8 length of `text`; its length when it is all ASCII (checked without a call out). */
-function byteLength(text: string): number {
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) return utf8Length(text);
-  }
-  return text.length;
-}
+const NON_ASCII = /[^\0-\x7f]/;
 
-/** Writes `text` (`length` UTF-8 bytes) at `at`; returns the offset after it. */
-function writeText(out: Uint8Array, at: number, text: string, length: number): number {
-  if (length === text.length) {
-    // All ASCII: one byte per char, without an encodeInto call and a view per string.
-    for (let i = 0; i < length; i++) out[at + i] = text.charCodeAt(i);
-    return at + length;
-  }
-  return at + textEncoder.encodeInto(text, out.subarray(at, at + length)).written;
-}
-
+/** Writes a pair's length prefix (1 byte below 128, else 4); returns the offset after it. */
 function writeLength(out: Uint8Array, at: number, length: number): number {
   if (length < 128) {
     out[at] = length;
     return at + 1;
+  }
+  if (length > 0x7fffffff) {
+    throw new RangeError(`Cannot encode FastCGI name-value pair: length is "${length}"`);
   }
   out[at] = (length >>> 24) | 0x80;
   out[at + 1] = (length >>> 16) & 0xff;
@@ -472,44 +472,55 @@ function writeLength(out: Uint8Array, at: number, length: number): number {
   return at + 4;
 }
 
+/** Writes ASCII `text` one byte per char; returns the offset after it. */
+function writeAscii(out: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
 /**
  * BEGIN_REQUEST, the params, their end, and the whole body when it is already in memory: one
- * buffer, one write. The pairs are encoded straight into their PARAMS record.
+ * buffer (the connection's own when `reuse` is big enough), one write. When every name and
+ * value is ASCII (the usual case) the pairs are written straight into their PARAMS record, one
+ * byte per char, with no string or buffer made on the way.
  */
 export function encodeStart(
   params: [string, string][],
   body: ForwardBody,
   keepAlive: boolean,
+  reuse: Uint8Array | null = null,
 ): Uint8Array {
   let pairsLength = 0;
   for (let i = 0; i < params.length; i++) {
     const [name, value] = params[i]!;
-    const n = byteLength(name);
-    const v = byteLength(value);
-    if (v > 0x7fffffff) {
-      throw new RangeError(`Cannot encode FastCGI name-value pair: length is "${v}"`);
+    if (NON_ASCII.test(name) || NON_ASCII.test(value)) {
+      return encodeStartSplit(params, body, keepAlive);
     }
+    const n = name.length;
+    const v = value.length;
     pairsLength += (n < 128 ? 1 : 4) + (v < 128 ? 1 : 4) + n + v;
   }
-  if (pairsLength > ONE_RECORD) return encodeStartLarge(params, body, keepAlive);
+  if (pairsLength > ONE_RECORD) return encodeStartSplit(params, body, keepAlive);
   const stdin = body.stream ? null : body.bytes ?? EMPTY;
   const padding = paddingFor(pairsLength);
   const size = 16 + (pairsLength > 0 ? 8 + pairsLength + padding : 0) + 8 +
     (stdin === null ? 0 : (stdin.length > 0 ? encodedStreamLength(stdin.length) : 0) + 8);
-  const out = new Uint8Array(size);
+  // A new ArrayBuffer costs more than encoding the params: the connection's is reused.
+  const out = reuse !== null && reuse.length >= size
+    ? reuse.subarray(0, size)
+    : new Uint8Array(size);
   let at = encodeBeginRequest(out, 0, REQUEST_ID, ROLE.Responder, keepAlive ? FLAG.KeepConn : 0);
   if (pairsLength > 0) {
     at = encodeRecordHeader(out, at, RECORD_TYPE.Params, REQUEST_ID, pairsLength, padding);
     for (let i = 0; i < params.length; i++) {
       const [name, value] = params[i]!;
-      const n = byteLength(name);
-      const v = byteLength(value);
-      at = writeLength(out, at, n);
-      at = writeLength(out, at, v);
-      at = writeText(out, at, name, n);
-      at = writeText(out, at, value, v);
+      at = writeLength(out, at, name.length);
+      at = writeLength(out, at, value.length);
+      at = writeAscii(out, at, name);
+      at = writeAscii(out, at, value);
     }
-    at += padding; // zeros already
+    if (padding > 0) out.fill(0, at, at + padding);
+    at += padding;
   }
   at = encodeRecordHeader(out, at, RECORD_TYPE.Params, REQUEST_ID, 0, 0);
   if (stdin !== null) {
@@ -519,8 +530,11 @@ export function encodeStart(
   return out;
 }
 
-/** {@linkcode encodeStart} for params over one record: encoded apart, then split. */
-function encodeStartLarge(
+/**
+ * {@linkcode encodeStart} for params that are not all ASCII or need more than one record:
+ * encoded apart, then split into records.
+ */
+function encodeStartSplit(
   params: [string, string][],
   body: ForwardBody,
   keepAlive: boolean,

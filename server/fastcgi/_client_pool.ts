@@ -66,6 +66,18 @@ export class ConnectionPool {
   }
 
   /**
+   * A kept connection for one request at once, or `null` when none is idle (or the pool is
+   * closed): then {@linkcode ConnectionPool.acquire} waits for one.
+   */
+  takeIdle(): Lease | null {
+    if (this.#closed) return null;
+    const connection = this.#idle.pop();
+    if (!connection) return null;
+    connection.unpark();
+    return { connection, reused: true };
+  }
+
+  /**
    * A connection for one request: a kept one unless `fresh`, else a new one when below
    * `maxConnections`, else the next one released, waited for until `deadline`.
    *

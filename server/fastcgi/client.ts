@@ -339,11 +339,9 @@ export class FastCgiClient implements AsyncDisposable {
     );
     const params = buildCgiParams(request, body.length, this.#options, init);
     for (let attempt = 0;; attempt++) {
-      const { connection, reused } = await this.#pool.acquire(
-        deadline,
-        request.signal,
-        attempt > 0,
-      );
+      // A kept connection is taken without a turn of the event loop; else acquire waits.
+      const { connection, reused } = (attempt === 0 ? this.#pool.takeIdle() : null) ??
+        await this.#pool.acquire(deadline, request.signal, attempt > 0);
       const exchange = new Exchange(connection, request, this.#settings, this.#pool.release);
       try {
         return await exchange.run(params, body, deadline, follow);
