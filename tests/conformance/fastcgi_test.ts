@@ -186,12 +186,49 @@ Deno.test("FastCGI Authorizer role through lighttpd protects a static file", asy
   }
 });
 
-/** Runs `cgi-fcgi -bind -connect` as a CGI request and splits its output. */
+/**
+ * The exit code of libfcgi's cgi-fcgi when a record header reaches it split across two reads
+ * (it then reads the rest of the header as a new one: FCGX_UNSUPPORTED_VERSION, -2). TCP may
+ * split our output anywhere, so a large answer hits this now and then; the test "cgi-fcgi
+ * fails on a record header split across reads" below proves it is cgi-fcgi's doing.
+ */
+const CGI_FCGI_SPLIT_HEADER_EXIT = 254;
+
+/**
+ * Runs `cgi-fcgi -bind -connect` as a CGI request and splits its output. A run that ends with
+ * {@linkcode CGI_FCGI_SPLIT_HEADER_EXIT} is run again (at most twice more), and says so.
+ */
 async function cgiFcgi(
   port: number,
   env: Record<string, string>,
   stdin?: Uint8Array,
 ): Promise<{ status: number; headers: [string, string][]; body: Uint8Array }> {
+  for (let attempt = 1;; attempt++) {
+    const result = await cgiFcgiOnce(port, env, stdin);
+    if (result.code === CGI_FCGI_SPLIT_HEADER_EXIT && attempt < 3) {
+      console.warn(
+        `cgi-fcgi exited ${result.code} (its split-header bug) on attempt ${attempt}: again`,
+      );
+      continue;
+    }
+    assertEquals(result.code, 0, result.stderr);
+    return result;
+  }
+}
+
+async function cgiFcgiOnce(
+  port: number,
+  env: Record<string, string>,
+  stdin?: Uint8Array,
+): Promise<
+  {
+    code: number;
+    stderr: string;
+    status: number;
+    headers: [string, string][];
+    body: Uint8Array;
+  }
+> {
   const child = new Deno.Command("cgi-fcgi", {
     args: ["-bind", "-connect", `127.0.0.1:${port}`],
     clearEnv: true,
@@ -206,7 +243,9 @@ async function cgiFcgi(
     await writer.close();
   }
   const output = await child.output();
-  assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+  const code = output.code;
+  const stderr = new TextDecoder().decode(output.stderr);
+  if (code !== 0) return { code, stderr, status: 0, headers: [], body: new Uint8Array(0) };
   const bytes = output.stdout;
   const text = new TextDecoder("latin1").decode(bytes);
   const split = text.indexOf("\r\n\r\n");
@@ -216,8 +255,55 @@ async function cgiFcgi(
     return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as [string, string];
   });
   const status = Number(headers.find(([name]) => name === "status")?.[1].split(" ")[0] ?? 200);
-  return { status, headers, body: bytes.subarray(split + 4) };
+  return { code, stderr, status, headers, body: bytes.subarray(split + 4) };
 }
+
+Deno.test("cgi-fcgi fails on a record header split across reads (why cgiFcgi() retries)", async () => {
+  // A FastCGI answer whose second record header arrives in two writes 50 ms apart.
+  const record = (type: number, content: Uint8Array): Uint8Array => {
+    const padding = (8 - (content.length % 8)) % 8;
+    const out = new Uint8Array(8 + content.length + padding);
+    out.set([1, type, 0, 1, content.length >> 8, content.length & 255, padding, 0]);
+    out.set(content, 8);
+    return out;
+  };
+  const head = record(
+    6,
+    new TextEncoder().encode("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"),
+  );
+  const parts = [
+    head,
+    record(6, new Uint8Array(1000).fill(0x61)),
+    record(6, new Uint8Array(0)),
+    record(3, new Uint8Array(8)),
+  ];
+  const answer = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((at, part) => (answer.set(part, at), at + part.length), 0);
+
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for (const cut of [0, 3]) {
+      const conn = await listener.accept();
+      await conn.read(new Uint8Array(65536)); // the request: small, one read
+      const at = head.length + cut;
+      await conn.write(answer.subarray(0, at));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await conn.write(answer.subarray(at));
+      await conn.read(new Uint8Array(16)).catch(() => null); // until cgi-fcgi closes
+      conn.close();
+    }
+  })();
+  try {
+    const port = listener.addr.port;
+    const whole = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
+    assertEquals([whole.code, whole.body.length], [0, 1000]);
+    const split = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
+    assertEquals(split.code, CGI_FCGI_SPLIT_HEADER_EXIT);
+  } finally {
+    await serving;
+    listener.close();
+  }
+});
 
 Deno.test("FastCGI through cgi-fcgi (libfcgi) as a CGI bridge", async (t) => {
   const app = await startApp();
