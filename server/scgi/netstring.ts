@@ -40,7 +40,8 @@
  */
 
 import { LimitExceededError, ProtocolError } from "../errors.ts";
-import { decodeText, textEncoder, utf8Length } from "../_text.ts";
+import { textEncoder, utf8Length } from "../_text.ts";
+import { decodeCommonText } from "../_common_text.ts";
 import { NETSTRING, SCGI_HEADER } from "./constants.ts";
 
 /** Limits of {@linkcode decodeScgiHeaders} and {@linkcode ScgiHeaderDecoder}. */
@@ -160,8 +161,8 @@ export function decodeScgiHeaders(
     let valueEnd = nameEnd + 1;
     while (valueEnd < stop && bytes[valueEnd] !== NETSTRING.Separator) valueEnd++;
     if (valueEnd >= stop) throw protocolError("a value is not ended by NUL", nameEnd + 1);
-    const name = decodeText(bytes, p, nameEnd);
-    const value = decodeText(bytes, nameEnd + 1, valueEnd);
+    const name = decodeCommonText(bytes, p, nameEnd);
+    const value = decodeCommonText(bytes, nameEnd + 1, valueEnd);
     if (pairs.length === 0) {
       if (name !== SCGI_HEADER.ContentLength) {
         throw protocolError(`the first header is "${name}", not CONTENT_LENGTH`, p);
