@@ -427,12 +427,10 @@ const BAD_VALUE = /[\0\r\n]/;
 /** Parses the head in `bytes[0..end)`. */
 function parseHead(bytes: Uint8Array, end: number, protocol: ProtocolName): CgiResponseHead {
   let text = "";
-  if (end <= 8192) {
-    text = String.fromCharCode.apply(null, bytes.subarray(0, end) as unknown as number[]);
-  } else {
-    for (let i = 0; i < end; i += 8192) {
-      text += String.fromCharCode(...bytes.subarray(i, Math.min(i + 8192, end)));
-    }
+  // In slices: apply() takes the typed array as its argument list, bounded in length.
+  for (let i = 0; i < end; i += 8192) {
+    const slice = bytes.subarray(i, Math.min(i + 8192, end));
+    text += String.fromCharCode.apply(null, slice as unknown as number[]);
   }
   const fail = (what: string): ProtocolError =>
     new ProtocolError(`Cannot read ${protocol} response head: ${what}`, { protocol });

@@ -1,5 +1,6 @@
 // Handler call and Response -> bytes, written once for every protocol (DESIGN section 2).
 
+import { encodeLatin1Into } from "./_text.ts";
 import { LimitExceededError, ProtocolError } from "./errors.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import type { GatewayInfo, Handler } from "./types.ts";
@@ -173,15 +174,6 @@ export function encodeLatin1(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
   encodeLatin1Into(text, bytes, 0);
   return bytes;
-}
-
-/**
- * Writes the Latin-1 bytes of a byte string into `target` at `offset` (`text.length` bytes);
- * returns the offset after them.
- */
-export function encodeLatin1Into(text: string, target: Uint8Array, offset: number): number {
-  for (let i = 0; i < text.length; i++) target[offset + i] = text.charCodeAt(i);
-  return offset + text.length;
 }
 
 /** Where a response body goes: a protocol frames chunks, and sends them on `flush`. */

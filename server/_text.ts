@@ -39,3 +39,12 @@ export function utf8Length(text: string): number {
   }
   return length;
 }
+
+/**
+ * Writes the Latin-1 bytes of a byte string (every char code below 256, ASCII included) into
+ * `target` at `offset` (`text.length` bytes); returns the offset after them.
+ */
+export function encodeLatin1Into(text: string, target: Uint8Array, offset: number): number {
+  for (let i = 0; i < text.length; i++) target[offset + i] = text.charCodeAt(i);
+  return offset + text.length;
+}

@@ -13,7 +13,13 @@ import {
 import { logLimit } from "../_log.ts";
 import { decodeText } from "../_text.ts";
 import type { GatewayLogger } from "../types.ts";
-import { FLAG, PROTOCOL_STATUS, RECORD_TYPE, ROLE } from "./constants.ts";
+import {
+  FLAG,
+  MAX_UNPADDED_CONTENT_LENGTH,
+  PROTOCOL_STATUS,
+  RECORD_TYPE,
+  ROLE,
+} from "./constants.ts";
 import { encodedParamsLength, encodeParamsInto } from "./params.ts";
 import {
   decodeEndRequestBody,
@@ -451,38 +457,10 @@ export class Exchange implements Watched {
   }
 }
 
-/** The most PARAMS content one record carries here (a multiple of 8: no padding). */
-const ONE_RECORD = 65528;
-
-const NON_ASCII = /[^\0-\x7f]/;
-
-/** Writes a pair's length prefix (1 byte below 128, else 4); returns the offset after it. */
-function writeLength(out: Uint8Array, at: number, length: number): number {
-  if (length < 128) {
-    out[at] = length;
-    return at + 1;
-  }
-  if (length > 0x7fffffff) {
-    throw new RangeError(`Cannot encode FastCGI name-value pair: length is "${length}"`);
-  }
-  out[at] = (length >>> 24) | 0x80;
-  out[at + 1] = (length >>> 16) & 0xff;
-  out[at + 2] = (length >>> 8) & 0xff;
-  out[at + 3] = length & 0xff;
-  return at + 4;
-}
-
-/** Writes ASCII `text` one byte per char; returns the offset after it. */
-function writeAscii(out: Uint8Array, at: number, text: string): number {
-  for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
-  return at + text.length;
-}
-
 /**
  * BEGIN_REQUEST, the params, their end, and the whole body when it is already in memory: one
- * buffer (the connection's own when `reuse` is big enough), one write. When every name and
- * value is ASCII (the usual case) the pairs are written straight into their PARAMS record, one
- * byte per char, with no string or buffer made on the way.
+ * buffer (the connection's own when `reuse` is big enough), one write. Params that fit one
+ * record are written straight into it, with no buffer of their own.
  */
 export function encodeStart(
   params: [string, string][],
@@ -490,17 +468,10 @@ export function encodeStart(
   keepAlive: boolean,
   reuse: Uint8Array | null = null,
 ): Uint8Array {
-  let pairsLength = 0;
-  for (let i = 0; i < params.length; i++) {
-    const [name, value] = params[i]!;
-    if (NON_ASCII.test(name) || NON_ASCII.test(value)) {
-      return encodeStartSplit(params, body, keepAlive);
-    }
-    const n = name.length;
-    const v = value.length;
-    pairsLength += (n < 128 ? 1 : 4) + (v < 128 ? 1 : 4) + n + v;
+  const pairsLength = encodedParamsLength(params);
+  if (pairsLength > MAX_UNPADDED_CONTENT_LENGTH) {
+    return encodeStartSplit(params, pairsLength, body, keepAlive);
   }
-  if (pairsLength > ONE_RECORD) return encodeStartSplit(params, body, keepAlive);
   const stdin = body.stream ? null : body.bytes ?? EMPTY;
   const padding = paddingFor(pairsLength);
   const size = 16 + (pairsLength > 0 ? 8 + pairsLength + padding : 0) + 8 +
@@ -512,13 +483,7 @@ export function encodeStart(
   let at = encodeBeginRequest(out, 0, REQUEST_ID, ROLE.Responder, keepAlive ? FLAG.KeepConn : 0);
   if (pairsLength > 0) {
     at = encodeRecordHeader(out, at, RECORD_TYPE.Params, REQUEST_ID, pairsLength, padding);
-    for (let i = 0; i < params.length; i++) {
-      const [name, value] = params[i]!;
-      at = writeLength(out, at, name.length);
-      at = writeLength(out, at, value.length);
-      at = writeAscii(out, at, name);
-      at = writeAscii(out, at, value);
-    }
+    at = encodeParamsInto(out, at, params);
     if (padding > 0) out.fill(0, at, at + padding);
     at += padding;
   }
@@ -531,15 +496,15 @@ export function encodeStart(
 }
 
 /**
- * {@linkcode encodeStart} for params that are not all ASCII or need more than one record:
- * encoded apart, then split into records.
+ * {@linkcode encodeStart} for params that need more than one record: encoded apart, then split
+ * into records.
  */
 function encodeStartSplit(
   params: [string, string][],
+  pairsLength: number,
   body: ForwardBody,
   keepAlive: boolean,
 ): Uint8Array {
-  const pairsLength = encodedParamsLength(params);
   const pairs = new Uint8Array(pairsLength);
   encodeParamsInto(pairs, 0, params);
   const stdin = body.stream ? null : body.bytes ?? EMPTY;

@@ -87,11 +87,8 @@ export class ConnectionPool {
   async acquire(deadline: number, signal: AbortSignal, fresh: boolean): Promise<Lease> {
     if (this.#closed) throw new TypeError("Cannot send request: the client is closed");
     if (!fresh) {
-      const connection = this.#idle.pop();
-      if (connection) {
-        connection.unpark();
-        return { connection, reused: true };
-      }
+      const lease = this.takeIdle();
+      if (lease) return lease;
     } else if (this.#open >= this.#settings.maxConnections && this.#idle.length > 0) {
       // A retry wants a new connection: make room by closing the oldest kept one.
       const oldest = this.#idle.shift()!;

@@ -3,7 +3,12 @@
 import type { BodyQueue } from "../_body.ts";
 import type { ParamsDecoder } from "./params.ts";
 import { encodeEndRequest, encodeRecordHeader, paddingFor } from "./record.ts";
-import { HEADER_LENGTH, MAX_CONTENT_LENGTH, PROTOCOL_STATUS, RECORD_TYPE } from "./constants.ts";
+import {
+  HEADER_LENGTH,
+  MAX_UNPADDED_CONTENT_LENGTH as STREAM_CHUNK,
+  PROTOCOL_STATUS,
+  RECORD_TYPE,
+} from "./constants.ts";
 import type { Exchange, ResponseSink } from "../_respond.ts";
 
 /** Which input stream a request is reading (FastCGI sends them in this order). */
@@ -65,9 +70,6 @@ const SLAB_MAX_CARVE = 1024;
 
 /** Queued bytes framed per write at most: larger queues go out in slices of this size. */
 const SEND_SLICE = 262144;
-
-/** Largest STDOUT record content that needs no padding: 65528. */
-const STREAM_CHUNK = MAX_CONTENT_LENGTH - (MAX_CONTENT_LENGTH % 8);
 
 /**
  * STDOUT records for one request, handed to the connection in one write per flush (per 256 KiB

@@ -24,6 +24,12 @@ export const HEADER_LENGTH = 8;
 /** Largest content length a record can carry: the 16-bit contentLength field (spec section 3.3). */
 export const MAX_CONTENT_LENGTH = 65535;
 
+/**
+ * Largest content length that needs no padding (a multiple of 8): 65528. Streams are cut into
+ * records of this size.
+ */
+export const MAX_UNPADDED_CONTENT_LENGTH = MAX_CONTENT_LENGTH - (MAX_CONTENT_LENGTH % 8);
+
 /** Largest padding a record can carry: the 8-bit paddingLength field (spec section 3.3). */
 export const MAX_PADDING_LENGTH = 255;
 

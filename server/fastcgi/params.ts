@@ -17,7 +17,7 @@
  */
 
 import { LimitExceededError, ProtocolError } from "../errors.ts";
-import { textEncoder, utf8Length } from "../_text.ts";
+import { encodeLatin1Into, textEncoder, utf8Length } from "../_text.ts";
 import { decodeCommonText } from "../_common_text.ts";
 
 /** Limits of {@linkcode decodeParams} and {@linkcode ParamsDecoder}. */
@@ -234,10 +234,19 @@ export function encodeParamsInto(
     const v = utf8Length(value);
     at = writeLength(target, at, n);
     at = writeLength(target, at, v);
-    at += textEncoder.encodeInto(name, target.subarray(at, at + n)).written;
-    at += textEncoder.encodeInto(value, target.subarray(at, at + v)).written;
+    at = writeUtf8(target, at, name, n);
+    at = writeUtf8(target, at, value, v);
   }
   return at;
+}
+
+/**
+ * Writes `text`, `length` UTF-8 bytes long; ASCII text (as many bytes as chars, the usual case)
+ * is written one byte per char, without an `encodeInto` call and its subarray.
+ */
+function writeUtf8(target: Uint8Array, at: number, text: string, length: number): number {
+  if (length === text.length) return encodeLatin1Into(text, target, at);
+  return at + textEncoder.encodeInto(text, target.subarray(at, at + length)).written;
 }
 
 function writeLength(target: Uint8Array, at: number, length: number): number {

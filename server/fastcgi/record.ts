@@ -28,13 +28,13 @@ import {
   HEADER_LENGTH,
   MAX_CONTENT_LENGTH,
   MAX_PADDING_LENGTH,
+  MAX_UNPADDED_CONTENT_LENGTH as STREAM_CHUNK,
   NULL_REQUEST_ID,
   RECORD_TYPE,
   VERSION,
 } from "./constants.ts";
 
 /** The largest content a stream record carries when this module splits a stream. */
-const STREAM_CHUNK = MAX_CONTENT_LENGTH - (MAX_CONTENT_LENGTH % 8); // 65528: padding stays 0
 const ZERO_PADDING = new Uint8Array(8);
 
 /** The fields of an 8-byte FastCGI record header (spec section 3.3, FCGI_Header). */
