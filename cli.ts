@@ -531,7 +531,16 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
         };
         Deno.addSignalListener("SIGHUP", reload);
       }
-      const addr = await server.ready;
+      let addr: Deno.Addr;
+      try {
+        addr = await server.ready;
+      } catch (error) {
+        if (!controller.signal.aborted) throw error;
+        // Stopped by a signal while a pool was starting: drain what runs, and exit cleanly.
+        await server.finished;
+        log("info", "stopped");
+        return 0;
+      }
       // Under fd 0 stdout may be the web server's, or a CGI response (the fallback): silence.
       if (!("fd" in parsed.options)) {
         const where = describeAddr(addr);

@@ -423,6 +423,7 @@ export function startPool(
   let sharedAddr: Deno.Addr | undefined;
   let publicAddr: Deno.Addr | undefined;
   const readyDeferred = Promise.withResolvers<Deno.Addr>();
+  const stoppedBeforeReady = new Error(`${name} was stopped before every member was ready`);
   const finishedDeferred = Promise.withResolvers<void>();
   readyDeferred.promise.catch(() => {});
   finishedDeferred.promise.catch(() => {});
@@ -671,6 +672,8 @@ export function startPool(
   const shutdown = (): Promise<void> => {
     if (!closing) {
       closing = true;
+      // A pool stopped before every member was ready will never be: `ready` must settle.
+      readyDeferred.reject(stoppedBeforeReady);
       clearInterval(shrinkTimer);
       log("info", `${name}: draining ${members.size} member(s)`);
       dispatcher?.close();
@@ -714,7 +717,10 @@ export function startPool(
       log("info", `${name}: ${size} member(s) serving on ${describeAddr(addr)}`);
       options.onListen?.(addr);
     },
-    (error) => log("error", `${name} cannot start: ${error}`),
+    (error) => {
+      if (error === stoppedBeforeReady) log("info", `${name}: ${error.message}`);
+      else log("error", `${name} cannot start: ${error}`);
+    },
   );
 
   const onAbort = (): void => void shutdown();

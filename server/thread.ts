@@ -91,7 +91,8 @@ const WORKER_ENTRY = new URL("./_worker_main.ts", import.meta.url);
  * in-flight requests finish within `drainTimeout`. One "info" log line per event (spawned,
  * ready, draining, exited with code); crashes and start failures are warnings. A Worker that
  * fails before it listens is retried after 100 ms, doubling up to 30 s; if no Worker ever
- * started after 5 tries, `ready` rejects and the pool stops.
+ * started after 5 tries, `ready` rejects and the pool stops. A pool stopped (`shutdown()` or
+ * `signal`) before every member was ready rejects `ready` too.
  *
  * Permissions: Workers inherit this process's permissions, unless `permissions` narrows them
  * (which needs `--unstable-worker-options`; {@linkcode serveForks} narrows without it). TCP needs `--allow-net=HOST:PORT`; dispatch adds `--allow-read` and

@@ -216,9 +216,9 @@ class ServeProcess {
   #waiters: { test: (text: string) => boolean; resolve: () => void }[] = [];
   readonly #reading: Promise<void>;
 
-  constructor(args: string[]) {
+  constructor(args: string[], app = APP) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--allow-all", "cli.ts", "serve", APP, "--verbose", ...args],
+      args: ["run", "--no-prompt", "--allow-all", "cli.ts", "serve", app, "--verbose", ...args],
       cwd: root,
       stdout: "null",
       stderr: "piped",
@@ -258,6 +258,18 @@ class ServeProcess {
     return promise;
   }
 
+  /** Resolves with the exit status; rejects after 20 s with stderr (the process keeps going). */
+  exited(): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no exit within 20 s; stderr:\n${this.#stderr}`)),
+        20_000,
+      );
+    });
+    return Promise.race([this.child.status, late]).finally(() => clearTimeout(timer));
+  }
+
   /** Stops the process: SIGTERM (it drains and removes its socket dir), SIGKILL after 15 s. */
   async stop(): Promise<Deno.CommandStatus> {
     const kill = (signal: Deno.Signal): void => {
@@ -289,7 +301,7 @@ for (const flavor of ["inprocess", "thread", "fork"]) {
       ...(flavor === "inprocess" ? [] : ["--workers", "2"]),
     ]);
     try {
-      await serve.waitFor("listening line", (text) => text.includes("listening on"));
+      await serve.waitFor("listening line", (text) => text.includes("flup info: listening on"));
       await using nginx = await startNginx({
         backend: { protocol: "fastcgi", hostname: "127.0.0.1", port },
         keepConn: true,
@@ -303,7 +315,7 @@ for (const flavor of ["inprocess", "thread", "fork"]) {
       const responses = await Promise.all(slow);
       assertEquals(responses.map((response) => response.status), [200, 200, 200, 200]);
       for (const response of responses) assertEquals((await response.json()).path, "/slow");
-      const status = await serve.child.status;
+      const status = await serve.exited();
       assertEquals(status.code, 0, serve.stderr);
       // Stopped: the address refuses connections.
       let refused = false;
@@ -314,6 +326,27 @@ for (const flavor of ["inprocess", "thread", "fork"]) {
       }
       assert(refused, "still accepting after SIGTERM");
       assertMatch(serve.stderr, /draining/);
+    } finally {
+      await serve.stop();
+    }
+  });
+}
+
+for (const flavor of ["thread", "fork"]) {
+  Deno.test(`flup serve --flavor ${flavor}: SIGTERM while the pool is still starting exits 0`, async () => {
+    const port = freePort();
+    const serve = new ServeProcess(
+      ["--fastcgi", `127.0.0.1:${port}`, "--flavor", flavor, "--workers", "2"],
+      "tests/fixtures/cli/slow_start_app.ts",
+    );
+    try {
+      // Members load the app for 3 s: the pool is not ready when the signal comes.
+      await serve.waitFor("a member spawned", (text) => /(worker|child) 1 .*spawned/.test(text));
+      serve.child.kill("SIGTERM");
+      const status = await serve.exited();
+      assertEquals(status.code, 0, serve.stderr);
+      assertMatch(serve.stderr, /stopped before every member was ready/);
+      assertEquals(serve.stderr.includes("flup info: listening on"), false, serve.stderr);
     } finally {
       await serve.stop();
     }
@@ -332,7 +365,7 @@ for (const flavor of ["thread", "fork"]) {
       "2",
     ]);
     try {
-      await serve.waitFor("listening line", (text) => text.includes("listening on"));
+      await serve.waitFor("listening line", (text) => text.includes("flup info: listening on"));
       await using nginx = await startNginx({
         backend: { protocol: "fastcgi", hostname: "127.0.0.1", port },
         keepConn: true,
