@@ -188,9 +188,13 @@ Deno.test("FastCGI Authorizer role through lighttpd protects a static file", asy
 
 /**
  * The exit code of libfcgi's cgi-fcgi when a record header reaches it split across two reads
- * (it then reads the rest of the header as a new one: FCGX_UNSUPPORTED_VERSION, -2). TCP may
- * split our output anywhere, so a large answer hits this now and then; the test "cgi-fcgi
- * fails on a record header split across reads" below proves it is cgi-fcgi's doing.
+ * (FCGX_UNSUPPORTED_VERSION, -2). cgi-fcgi copies the second part of a split header to the
+ * wrong address (`memcpy(&header + headerLen, ...)` steps by whole headers, not bytes), so it
+ * keeps the previous record's header bytes and writes the new ones past the header: it exits
+ * 254 or 4, or, when the split falls after 7 bytes, answers with byte 7 of that record's
+ * content turned to 0 and exits 0. TCP may split our output anywhere, so a large answer hits
+ * this now and then; the test "cgi-fcgi misreads a record header split across reads" below
+ * proves both with a fake app.
  */
 const CGI_FCGI_SPLIT_HEADER_EXIT = 254;
 
@@ -258,7 +262,85 @@ async function cgiFcgiOnce(
   return { code, stderr, status, headers, body: bytes.subarray(split + 4) };
 }
 
-Deno.test("cgi-fcgi fails on a record header split across reads (why cgiFcgi() retries)", async () => {
+/** Runs {@linkcode cgiFcgiOnce} through a relay that records the app's answer bytes. */
+async function cgiFcgiRecorded(
+  port: number,
+  env: Record<string, string>,
+): Promise<{ result: Awaited<ReturnType<typeof cgiFcgiOnce>>; answer: Uint8Array }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const chunks: Uint8Array[] = [];
+  const relayed = (async () => {
+    const down = await listener.accept();
+    listener.close();
+    const up = await Deno.connect({ hostname: "127.0.0.1", port });
+    const record = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        chunks.push(chunk.slice());
+        controller.enqueue(chunk);
+      },
+    });
+    await Promise.all([
+      down.readable.pipeTo(up.writable).catch(() => {}),
+      up.readable.pipeThrough(record).pipeTo(down.writable).catch(() => {}),
+    ]);
+  })();
+  try {
+    const result = await cgiFcgiOnce(listener.addr.port, env);
+    await relayed;
+    const answer = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+    chunks.reduce((at, chunk) => (answer.set(chunk, at), at + chunk.length), 0);
+    return { result, answer };
+  } finally {
+    try {
+      listener.close();
+    } catch { /* closed once accepted */ }
+  }
+}
+
+/**
+ * Decodes FastCGI answer bytes on their own (not with the codec under test): the STDOUT
+ * stream, and where in it each STDOUT record's content starts.
+ */
+function stdoutOf(answer: Uint8Array): { stdout: Uint8Array; contentStarts: Set<number> } {
+  const parts: Uint8Array[] = [];
+  const contentStarts = new Set<number>();
+  const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
+  let length = 0;
+  for (let at = 0; at < answer.length;) {
+    assert(at + 8 <= answer.length && view.getUint8(at) === 1, `no record header at ${at}`);
+    const contentLength = view.getUint16(at + 4);
+    if (view.getUint8(at + 1) === 6) {
+      contentStarts.add(length);
+      parts.push(answer.subarray(at + 8, at + 8 + contentLength));
+      length += contentLength;
+    }
+    at += 8 + contentLength + view.getUint8(at + 6);
+  }
+  const stdout = new Uint8Array(length);
+  parts.reduce((at, part) => (stdout.set(part, at), at + part.length), 0);
+  return { stdout, contentStarts };
+}
+
+function indexOfBlankLine(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  throw new Error("no blank line after the head");
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+function differences(a: Uint8Array, b: Uint8Array): number[] {
+  const found: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) found.push(i);
+  return found;
+}
+
+Deno.test("cgi-fcgi misreads a record header split across reads (why the cgi-fcgi runs retry)", async () => {
   // A FastCGI answer whose second record header arrives in two writes 50 ms apart.
   const record = (type: number, content: Uint8Array): Uint8Array => {
     const padding = (8 - (content.length % 8)) % 8;
@@ -282,7 +364,7 @@ Deno.test("cgi-fcgi fails on a record header split across reads (why cgiFcgi() r
 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = (async () => {
-    for (const cut of [0, 3]) {
+    for (const cut of [0, 3, 7]) {
       const conn = await listener.accept();
       await conn.read(new Uint8Array(65536)); // the request: small, one read
       const at = head.length + cut;
@@ -299,6 +381,12 @@ Deno.test("cgi-fcgi fails on a record header split across reads (why cgiFcgi() r
     assertEquals([whole.code, whole.body.length], [0, 1000]);
     const split = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
     assertEquals(split.code, CGI_FCGI_SPLIT_HEADER_EXIT);
+    // Split after 7 bytes: exit 0, the right length, and content byte 7 turned to 0.
+    const silent = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
+    assertEquals([silent.code, silent.body.length], [0, 1000]);
+    const expected = new Uint8Array(1000).fill(0x61);
+    expected[7] = 0;
+    assertEquals(silent.body, expected);
   } finally {
     await serving;
     listener.close();
@@ -342,9 +430,31 @@ Deno.test("FastCGI through cgi-fcgi (libfcgi) as a CGI bridge", async (t) => {
     });
     await t.step("10 MB download checked byte for byte", async () => {
       const size = 10 * 1024 * 1024;
-      const response = await get(`/download?size=${size}`);
-      assertEquals(response.body.length, size);
-      assertEquals(response.body, patternBytes(0, size));
+      const expected = patternBytes(0, size);
+      const env = {
+        REQUEST_METHOD: "GET",
+        REQUEST_URI: `/download?size=${size}`,
+        QUERY_STRING: `size=${size}`,
+      };
+      for (let attempt = 1;; attempt++) {
+        const { result, answer } = await cgiFcgiRecorded(port, env);
+        // Our side: the records on the wire carry the head and exactly the 10 MB.
+        const wire = stdoutOf(answer);
+        const bodyAt = indexOfBlankLine(wire.stdout) + 4;
+        assertEquals(wire.stdout.subarray(bodyAt), expected);
+        if (result.code === 0 && equalBytes(result.body, expected)) return;
+        // cgi-fcgi's side: a difference must be its split-header bug, or the test fails.
+        const explained = result.code === CGI_FCGI_SPLIT_HEADER_EXIT ||
+          (result.code === 0 && result.body.length === size &&
+            differences(result.body, expected).every((i) =>
+              result.body[i] === 0 && wire.contentStarts.has(bodyAt + i - 7)
+            ));
+        assert(explained, `cgi-fcgi exited ${result.code}: ${result.stderr}`);
+        assert(attempt < 3, "cgi-fcgi misread split record headers 3 times in a row");
+        console.warn(
+          `cgi-fcgi misread a split record header (exit ${result.code}) on attempt ${attempt}: again`,
+        );
+      }
     });
     await t.step("statuses, cookies, HEAD and a throwing handler", async () => {
       for (const status of [204, 304, 404, 418, 500]) {
