@@ -191,12 +191,18 @@ Deno.test("FastCGI Authorizer role through lighttpd protects a static file", asy
  * (FCGX_UNSUPPORTED_VERSION, -2). cgi-fcgi copies the second part of a split header to the
  * wrong address (`memcpy(&header + headerLen, ...)` steps by whole headers, not bytes), so it
  * keeps the previous record's header bytes and writes the new ones past the header: it exits
- * 254 or 4, or, when the split falls after 7 bytes, answers with byte 7 of that record's
+ * 254 or 253, or, when the split falls after 7 bytes, answers with byte 7 of that record's
  * content turned to 0 and exits 0. TCP may split our output anywhere, so a large answer hits
  * this now and then; the test "cgi-fcgi misreads a record header split across reads" below
- * proves both with a fake app.
+ * proves all three with a fake app.
  */
 const CGI_FCGI_SPLIT_HEADER_EXIT = 254;
+
+/**
+ * cgi-fcgi's exit code (FCGX_PROTOCOL_ERROR, -3) when the same bug leaves it with a longer
+ * record length than was sent, so the connection ends inside what it takes for a record.
+ */
+const CGI_FCGI_STALE_LENGTH_EXIT = 253;
 
 /**
  * Runs `cgi-fcgi -bind -connect` as a CGI request and splits its output. A run that ends with
@@ -299,16 +305,24 @@ async function cgiFcgiRecorded(
 
 /**
  * Decodes FastCGI answer bytes on their own (not with the codec under test): the STDOUT
- * stream, and where in it each STDOUT record's content starts.
+ * stream, and where in it each STDOUT record's content starts. The answer must be whole: it
+ * ends with an END_REQUEST record saying the request is complete.
  */
 function stdoutOf(answer: Uint8Array): { stdout: Uint8Array; contentStarts: Set<number> } {
   const parts: Uint8Array[] = [];
   const contentStarts = new Set<number>();
   const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
   let length = 0;
+  let ended = false;
   for (let at = 0; at < answer.length;) {
+    assert(!ended, "bytes after END_REQUEST");
     assert(at + 8 <= answer.length && view.getUint8(at) === 1, `no record header at ${at}`);
     const contentLength = view.getUint16(at + 4);
+    assert(at + 8 + contentLength <= answer.length, `a record cut short at ${at}`);
+    if (view.getUint8(at + 1) === 3) {
+      assertEquals([contentLength, view.getUint8(at + 12)], [8, 0], "END_REQUEST, complete");
+      ended = true;
+    }
     if (view.getUint8(at + 1) === 6) {
       contentStarts.add(length);
       parts.push(answer.subarray(at + 8, at + 8 + contentLength));
@@ -316,6 +330,7 @@ function stdoutOf(answer: Uint8Array): { stdout: Uint8Array; contentStarts: Set<
     }
     at += 8 + contentLength + view.getUint8(at + 6);
   }
+  assert(ended, "no END_REQUEST");
   const stdout = new Uint8Array(length);
   parts.reduce((at, part) => (stdout.set(part, at), at + part.length), 0);
   return { stdout, contentStarts };
@@ -353,40 +368,54 @@ Deno.test("cgi-fcgi misreads a record header split across reads (why the cgi-fcg
     6,
     new TextEncoder().encode("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"),
   );
-  const parts = [
-    head,
-    record(6, new Uint8Array(1000).fill(0x61)),
-    record(6, new Uint8Array(0)),
-    record(3, new Uint8Array(8)),
+  const answerOf = (...contents: Uint8Array[]): Uint8Array => {
+    const parts = [
+      head,
+      ...contents.map((content) => record(6, content)),
+      record(6, new Uint8Array(0)),
+      record(3, new Uint8Array(8)),
+    ];
+    const answer = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    parts.reduce((at, part) => (answer.set(part, at), at + part.length), 0);
+    return answer;
+  };
+  const small = answerOf(new Uint8Array(1000).fill(0x61));
+  const big = answerOf(new Uint8Array(65528).fill(0x62), new Uint8Array(8).fill(0x63));
+  // Each answer is written in two parts 50 ms apart, so cgi-fcgi reads the cut as it is.
+  const cases = [
+    { answer: small, at: head.length }, // between two records: no split
+    { answer: small, at: head.length + 3 }, // the 1000-byte record's header, after 3 bytes
+    { answer: small, at: head.length + 7 }, // the same header, after 7 bytes
+    { answer: big, at: head.length + 8 + 65528 + 3 }, // the 8-byte record's header, after 3
   ];
-  const answer = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  parts.reduce((at, part) => (answer.set(part, at), at + part.length), 0);
 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = (async () => {
-    for (const cut of [0, 3, 7]) {
+    for (const { answer, at } of cases) {
       const conn = await listener.accept();
       await conn.read(new Uint8Array(65536)); // the request: small, one read
-      const at = head.length + cut;
       await conn.write(answer.subarray(0, at));
       await new Promise((resolve) => setTimeout(resolve, 50));
       await conn.write(answer.subarray(at));
+      await conn.closeWrite(); // as flup ends a connection without FCGI_KEEP_CONN
       await conn.read(new Uint8Array(16)).catch(() => null); // until cgi-fcgi closes
       conn.close();
     }
   })();
   try {
     const port = listener.addr.port;
-    const whole = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
-    assertEquals([whole.code, whole.body.length], [0, 1000]);
-    const split = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
-    assertEquals(split.code, CGI_FCGI_SPLIT_HEADER_EXIT);
-    // Split after 7 bytes: exit 0, the right length, and content byte 7 turned to 0.
-    const silent = await cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
-    assertEquals([silent.code, silent.body.length], [0, 1000]);
-    const expected = new Uint8Array(1000).fill(0x61);
-    expected[7] = 0;
-    assertEquals(silent.body, expected);
+    const run = () => cgiFcgiOnce(port, { REQUEST_METHOD: "GET", REQUEST_URI: "/" });
+    const whole = await run();
+    assertEquals([whole.code, whole.body], [0, new Uint8Array(1000).fill(0x61)]);
+    // The header keeps the previous record's length (45): the next "header" is garbage.
+    assertEquals((await run()).code, CGI_FCGI_SPLIT_HEADER_EXIT);
+    // Only padding and reserved (both 0) arrive late: exit 0, content byte 7 turned to 0.
+    const silent = await run();
+    const zeroed = new Uint8Array(1000).fill(0x61);
+    zeroed[7] = 0;
+    assertEquals([silent.code, silent.body], [0, zeroed]);
+    // The header keeps the previous record's length (65528): the end is read as content.
+    assertEquals((await run()).code, CGI_FCGI_STALE_LENGTH_EXIT);
   } finally {
     await serving;
     listener.close();
@@ -445,6 +474,7 @@ Deno.test("FastCGI through cgi-fcgi (libfcgi) as a CGI bridge", async (t) => {
         if (result.code === 0 && equalBytes(result.body, expected)) return;
         // cgi-fcgi's side: a difference must be its split-header bug, or the test fails.
         const explained = result.code === CGI_FCGI_SPLIT_HEADER_EXIT ||
+          result.code === CGI_FCGI_STALE_LENGTH_EXIT ||
           (result.code === 0 && result.body.length === size &&
             differences(result.body, expected).every((i) =>
               result.body[i] === 0 && wire.contentStarts.has(bodyAt + i - 7)
