@@ -41,6 +41,7 @@ Deno.test("bench/e2e/run.ts --quick prints the table with every case and the tar
   assertMatch(stdout, /^Machine: nproc \d+, [\d.]+ GiB RAM/m);
   assertMatch(stdout, /^Software: deno \d+\.\d+\.\d+/m);
   assertMatch(stdout, /^Command: deno task bench:e2e --quick --timeout 55$/m);
+  assertMatch(stdout, /^Load: wrk -t1 -c8 \(-c1 for the transfers\), 0 s warm-up, 1 s /m);
   assert(stdout.includes("| Case | req/s | p99 | MB/s | peak RSS | server CPU/req | errors |"));
   const rows = stdout.split("\n").filter((line) =>
     line.startsWith("| ") && !/^\| (Case|---)/.test(line)

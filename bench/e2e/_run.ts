@@ -234,7 +234,9 @@ export async function runCase(run: Run, item: Case): Promise<Result> {
     let cpuBefore = 0;
     const wrk = await runWrk(`${origin}${item.path}`, {
       beforeMeasure: () => cpuBefore = backend ? cpuSeconds(backend.pid) : 0,
-      connections: settings.connections,
+      connections: item.transfer
+        ? settings.transferConnections ?? settings.connections
+        : settings.connections,
       warmupSeconds: settings.warmup,
       seconds: settings.duration,
       timeoutSeconds: 30,

@@ -10,6 +10,8 @@ export interface Settings {
   warmup: number;
   /** wrk connections (`--connections`). */
   connections: number;
+  /** wrk connections of the download and upload cases (`--transfer-connections`); null: as many as `connections`. */
+  transferConnections: number | null;
   /** nginx worker processes (`--nginx-workers`): a number or `"auto"` (one per CPU). */
   nginxWorkers: number | "auto";
   /** Seconds the whole run may take before it is stopped (`--timeout`). */
@@ -28,6 +30,7 @@ export const DEFAULTS: Settings = {
   duration: 10,
   warmup: 2,
   connections: 50,
+  transferConnections: null,
   nginxWorkers: "auto",
   timeout: 360,
   startTimeout: 15,
@@ -37,7 +40,14 @@ export const DEFAULTS: Settings = {
 };
 
 /** `--quick`: a smoke run that proves the command works, not a measurement. */
-export const QUICK: Partial<Settings> = { duration: 1, warmup: 0, connections: 8, timeout: 120 };
+export const QUICK: Partial<Settings> = {
+  duration: 1,
+  warmup: 0,
+  connections: 8,
+  // One 10 MiB transfer at a time: 8 at once may not finish one in a second on a busy machine.
+  transferConnections: 1,
+  timeout: 120,
+};
 export const TOOLS: [string, string][] = [
   ["nginx", "nginx"],
   ["apache2", "apache2"],
@@ -51,11 +61,15 @@ flup behind nginx and Apache, loaded by wrk (1 thread), against php-fpm (pm stat
 and nginx's own "return 200", all in one run on loopback. Prints one markdown table.
 
 Options:
-  --quick              smoke run: 0 s warm-up, 1 s per case, 8 connections, 120 s timeout
+  --quick              smoke run: 0 s warm-up, 1 s per case, 8 connections (1 for the
+                       transfers), 120 s timeout
   --only ID,ID         run only these cases (ids below)
   --duration S         seconds measured per case (default ${DEFAULTS.duration})
   --warmup S           seconds of load before measuring (default ${DEFAULTS.warmup})
   --connections N      wrk connections (default ${DEFAULTS.connections})
+  --transfer-connections N
+                       wrk connections of the download and upload cases (default: as
+                       --connections)
   --nginx-workers N    nginx worker processes, or auto: one per CPU, as Debian's nginx.conf
                        (default ${DEFAULTS.nginxWorkers})
   --timeout S          stop the whole run after S seconds (default ${DEFAULTS.timeout})
@@ -76,6 +90,7 @@ export function parseArgs(args: string[]): Settings | null {
     "--duration": "duration",
     "--warmup": "warmup",
     "--connections": "connections",
+    "--transfer-connections": "transferConnections",
     "--nginx-workers": "nginxWorkers",
     "--timeout": "timeout",
     "--start-timeout": "startTimeout",

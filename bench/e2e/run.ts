@@ -154,7 +154,11 @@ export async function main(args: string[]): Promise<number> {
       `(worker_processes ${settings.nginxWorkers}), php-fpm ${php} (pm static, 2 children), ` +
       `Apache ${apache} (event MPM), wrk ${wrkVersion} (1 thread)`,
       `Command: ${command}`,
-      `Load: wrk -t1 -c${settings.connections}, ${settings.warmup} s warm-up, ` +
+      `Load: wrk -t1 -c${settings.connections}` +
+      (settings.transferConnections === null
+        ? ""
+        : ` (-c${settings.transferConnections} for the transfers)`) +
+      `, ${settings.warmup} s warm-up, ` +
       `${settings.duration} s measured per case; MB = 10^6 bytes`,
       "",
       formatTable(results),
