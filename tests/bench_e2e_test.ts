@@ -70,7 +70,7 @@ Deno.test("bench/e2e/run.ts --quick prints the table with every case and the tar
     const [rps, p99, mbps, rss, cpu, errors] = cells;
     assert(Number(rps) > 0, `no requests/s in "${row}"`);
     assertMatch(p99!, /^[\d.]+ ms$/);
-    assertEquals(errors, "0", `errors in "${row}"`);
+    assertEquals(errors, "0", `errors in "${row}"\n${stderr}`);
     if (label.includes("MiB")) assert(Number(mbps) > 0, `no MB/s in "${row}"`);
     if (!label.startsWith("nginx")) {
       assertMatch(rss!, /^[\d.]+ MiB$/);

@@ -121,6 +121,13 @@ export async function main(args: string[]): Promise<number> {
           formatMs(result.wrk.p99Ms)
         }, ${result.wrk.errors} errors`,
       );
+      if (result.wrk.errors > 0) {
+        // Why: the last lines nginx logged (it logs every failed upstream connection).
+        const log = await Deno.readTextFile(join(run.dir, "nginx-error.log")).catch(() => "");
+        for (const line of log.trimEnd().split("\n").slice(-5)) {
+          if (line) console.error(`bench/e2e: ${item.id}: nginx: ${line}`);
+        }
+      }
     }
   } catch (error) {
     if (run.abort.signal.aborted) {
