@@ -160,17 +160,14 @@ export function startGateway(
 
   const runDenoListener = (listener: Deno.Listener, unixPath: string | null): Deno.Addr => {
     let closed = false;
+    const removeSocketFile = unixPath ? socketFileRemover(unixPath) : () => {};
     closeListener = () => {
       if (closed) return;
       closed = true;
       try {
         listener.close();
       } catch { /* already closed */ }
-      if (unixPath) {
-        try {
-          Deno.removeSync(unixPath);
-        } catch { /* already gone */ }
-      }
+      removeSocketFile();
     };
     (async () => {
       while (!closed) {
@@ -244,7 +241,11 @@ function formatAddr(addr: Deno.Addr): string {
     : `${addr.hostname}:${addr.port}`;
 }
 
-/** Replaces a stale socket file; refuses a live socket or a file that is not a socket. */
+/**
+ * Replaces a stale socket file; refuses a live socket or a file that is not a socket. Stale
+ * means the kernel refuses connections there (ECONNREFUSED: nobody listens). Any other failure
+ * to connect, such as a full accept queue (EAGAIN) of a busy server, leaves the file alone.
+ */
 export async function prepareUnixPath(path: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
@@ -261,11 +262,38 @@ export async function prepareUnixPath(path: string): Promise<void> {
   try {
     const probe = await Deno.connect({ transport: "unix", path });
     probe.close();
-  } catch {
-    Deno.removeSync(path); // nobody answers: a stale socket from a server that died
-    return;
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      Deno.removeSync(path); // nobody listens: a stale socket from a server that died
+      return;
+    }
+    if (error instanceof Deno.errors.NotFound) return; // removed meanwhile
+    throw new Deno.errors.AddrInUse(
+      `Cannot listen on "${path}": a server may be listening there (connecting failed: ${
+        error instanceof Error ? error.message : error
+      })`,
+    );
   }
   throw new Deno.errors.AddrInUse(`Cannot listen on "${path}": another server is listening there`);
+}
+
+/**
+ * Remembers which file is at `path` now (a socket just bound there) and returns a function
+ * that removes it later only if it is still that file: a server that closes after another
+ * one took over the path must not delete the other's socket.
+ */
+export function socketFileRemover(path: string): () => void {
+  let bound: Deno.FileInfo | null = null;
+  try {
+    bound = Deno.lstatSync(path);
+  } catch { /* gone already: nothing to remove later */ }
+  return () => {
+    if (bound === null) return;
+    try {
+      const now = Deno.lstatSync(path);
+      if (now.ino === bound.ino && now.dev === bound.dev) Deno.removeSync(path);
+    } catch { /* already gone */ }
+  };
 }
 
 async function listenFd0(

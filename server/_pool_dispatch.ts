@@ -7,6 +7,7 @@
 import { createServer, type Server as NodeServer, type Socket } from "node:net";
 import { compileAllowList } from "./_address.ts";
 import { type GatewayConn, NodeSocketConn, writeAll } from "./_conn.ts";
+import { socketFileRemover } from "./_listen.ts";
 import type { GatewayLogger } from "./types.ts";
 
 /** The public side: a bound Deno listener or the inherited fd 0. */
@@ -110,15 +111,14 @@ export class Dispatcher {
   }
 
   #runListener(listener: Deno.Listener): Promise<Deno.Addr> {
+    const removeSocketFile = listener.addr.transport === "unix"
+      ? socketFileRemover(listener.addr.path)
+      : () => {};
     this.#closeFront = () => {
       try {
         listener.close();
       } catch { /* already closed */ }
-      if (listener.addr.transport === "unix") {
-        try {
-          Deno.removeSync(listener.addr.path);
-        } catch { /* already gone */ }
-      }
+      removeSocketFile();
     };
     (async () => {
       while (!this.#closed) {

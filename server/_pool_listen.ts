@@ -8,6 +8,7 @@
 import { createServer, type Socket } from "node:net";
 import { type GatewayConn, NodeSocketConn } from "./_conn.ts";
 import type { MemberListen } from "./_pool_member.ts";
+import { socketFileRemover } from "./_listen.ts";
 import { MEMBER_ACCEPTED } from "./_pool_dispatch.ts";
 
 const ACCEPTED = new Uint8Array([MEMBER_ACCEPTED]);
@@ -31,13 +32,12 @@ export async function openMemberListener(listen: MemberListen): Promise<GuardedL
   if ("fd" in listen) return new GuardedListener(await nodeSource({ fd: 0 }));
   const listener = Deno.listen({ transport: "unix", path: listen.path });
   Deno.chmodSync(listen.path, 0o600);
+  const removeSocketFile = socketFileRemover(listen.path);
   const close = (): void => {
     try {
       listener.close();
     } catch { /* already closed */ }
-    try {
-      Deno.removeSync(listen.path);
-    } catch { /* already gone */ }
+    removeSocketFile();
   };
   if (!listen.dispatched) {
     return new GuardedListener({

@@ -94,7 +94,11 @@ export interface ListenOptions {
    * @default {9000}
    */
   port?: number;
-  /** A Unix socket path; a stale socket file there is replaced, the file is removed on close. */
+  /**
+   * A Unix socket path. A stale socket file there (connecting is refused) is replaced; a live
+   * or busy one (full accept queue) is refused. On close the file is removed if it is still
+   * the one this server bound.
+   */
   path?: string;
   /**
    * Mode of a Unix socket file.

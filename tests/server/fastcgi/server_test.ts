@@ -97,6 +97,58 @@ Deno.test("serveFastCgi() listens on a Unix socket with mode 0660, replaces a st
   }
 });
 
+Deno.test("serveFastCgi() leaves a busy server's socket alone: a full accept queue is not stale", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "busy.sock");
+  // A live server that accepts nothing: connect until its accept queue is full (EAGAIN).
+  const busy = Deno.listen({ transport: "unix", path });
+  const queued: Deno.Conn[] = [];
+  try {
+    for (let full = false; !full;) {
+      try {
+        queued.push(await Deno.connect({ transport: "unix", path }));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.WouldBlock)) throw error;
+        full = true;
+      }
+      assert(queued.length <= 4097, "the accept queue never filled (somaxconn is at most 4096)");
+    }
+    const { lines, log } = collectLogs();
+    const server = serveFastCgi(() => new Response(""), { path, log });
+    await assertRejects(() => server.ready, Deno.errors.AddrInUse, "a server may be listening");
+    await server.finished.catch(() => {});
+    assert(lines.some((line) => line.includes("Resource temporarily unavailable")), lines.join());
+    // The busy server's socket is still there and still its own: it accepts a queued peer.
+    assert(Deno.lstatSync(path).isSocket);
+    const accepted = await busy.accept();
+    accepted.close();
+  } finally {
+    for (const conn of queued) conn.close();
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serveFastCgi() on close removes only its own socket file, not a successor's", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "app.sock");
+  const server = serveFastCgi(() => new Response(""), { path, log: () => {} });
+  let successor: Deno.Listener | undefined;
+  try {
+    await server.ready;
+    // Another server took the path over (an operator removed the file and started it).
+    Deno.removeSync(path);
+    successor = Deno.listen({ transport: "unix", path });
+    await server.shutdown();
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    (await successor.accept()).close();
+  } finally {
+    successor?.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("serveFastCgi() refuses a Unix path that is a regular file", async () => {
   const dir = await Deno.makeTempDir();
   try {
