@@ -2,6 +2,8 @@
 // measured path, php-fpm with a static pool of 2 children, and Apache for AJP. Everything lives
 // in the run's temporary directory and listens on 127.0.0.1 or Unix sockets there.
 
+import { NGINX_FASTCGI_PARAMS, NGINX_SCGI_PARAMS } from "../../tests/_helpers/nginx_params.ts";
+
 /** One nginx server block: what answers requests on its port. */
 export type NginxSite =
   | { port: number; kind: "return" }
@@ -85,48 +87,12 @@ export function nginxConf(dir: string, workers: number | "auto", sites: NginxSit
   return lines.join("\n");
 }
 
-/** nginx's stock fastcgi_params plus SCRIPT_FILENAME, as in Debian's fastcgi.conf. */
-const FASTCGI_PARAMS: readonly (readonly [string, string])[] = [
-  ["SCRIPT_FILENAME", "$document_root$fastcgi_script_name"],
-  ["QUERY_STRING", "$query_string"],
-  ["REQUEST_METHOD", "$request_method"],
-  ["CONTENT_TYPE", "$content_type"],
-  ["CONTENT_LENGTH", "$content_length"],
-  ["SCRIPT_NAME", "$fastcgi_script_name"],
-  ["REQUEST_URI", "$request_uri"],
-  ["DOCUMENT_URI", "$document_uri"],
-  ["DOCUMENT_ROOT", "$document_root"],
-  ["SERVER_PROTOCOL", "$server_protocol"],
-  ["REQUEST_SCHEME", "$scheme"],
-  ["HTTPS", "$https if_not_empty"],
-  ["GATEWAY_INTERFACE", "CGI/1.1"],
-  ["SERVER_SOFTWARE", "nginx/$nginx_version"],
-  ["REMOTE_ADDR", "$remote_addr"],
-  ["REMOTE_PORT", "$remote_port"],
-  ["REMOTE_USER", "$remote_user"],
-  ["SERVER_ADDR", "$server_addr"],
-  ["SERVER_PORT", "$server_port"],
-  ["SERVER_NAME", "$server_name"],
-  ["REDIRECT_STATUS", "200"],
-];
-
-/** nginx's stock scgi_params. */
-const SCGI_PARAMS: readonly (readonly [string, string])[] = [
-  ["REQUEST_METHOD", "$request_method"],
-  ["REQUEST_URI", "$request_uri"],
-  ["QUERY_STRING", "$query_string"],
-  ["CONTENT_TYPE", "$content_type"],
-  ["DOCUMENT_URI", "$document_uri"],
-  ["DOCUMENT_ROOT", "$document_root"],
-  ["SCGI", "1"],
-  ["SERVER_PROTOCOL", "$server_protocol"],
-  ["REQUEST_SCHEME", "$scheme"],
-  ["HTTPS", "$https if_not_empty"],
-  ["REMOTE_ADDR", "$remote_addr"],
-  ["REMOTE_PORT", "$remote_port"],
-  ["SERVER_PORT", "$server_port"],
-  ["SERVER_NAME", "$server_name"],
-];
+/**
+ * What nginx sends: the stock params (`tests/_helpers/nginx_params.ts`, shared with the tests'
+ * front ends), FastCGI with PHP's `REDIRECT_STATUS` as in Debian's fastcgi.conf.
+ */
+const FASTCGI_PARAMS = [...NGINX_FASTCGI_PARAMS, ["REDIRECT_STATUS", "200"] as const];
+const SCGI_PARAMS = NGINX_SCGI_PARAMS;
 
 /**
  * php-fpm.conf: one pool on 127.0.0.1:`port`, `pm = static` with 2 children that are never

@@ -2,6 +2,8 @@
 // stops its workers and children), stopped with SIGTERM then SIGKILL to the whole group, its
 // stderr kept (the last 64 KiB) for error messages, and its peak RSS read from /proc.
 
+import { settles } from "../../tests/_helpers/settles.ts";
+
 const STDERR_KEEP = 65536;
 
 /** A process the benchmark started; `stop()` ends it and everything it started. */
@@ -85,19 +87,6 @@ export function signal(pid: number, sig: Deno.Signal): void {
     Deno.kill(pid, sig);
   } catch {
     // Already exited.
-  }
-}
-
-/** Resolves `true` if `promise` settles within `ms` milliseconds, else `false`. */
-export async function settles(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,6 @@
 // Runs wrk (1 thread) against a URL, warm-up first, and reads its report.
 
-import { settles } from "./_processes.ts";
+import { settles } from "../../tests/_helpers/settles.ts";
 
 /** Something running that an interrupt must stop. */
 export interface Stoppable {

@@ -23,6 +23,7 @@
 import { join } from "@std/path";
 import type { FrontEnd } from "./frontends.ts";
 import { freePort, tempDir, waitForPort } from "./ports.ts";
+import { settles } from "./settles.ts";
 
 export type { FrontEnd };
 
@@ -342,18 +343,6 @@ function signal(pid: number, sig: Deno.Signal): void {
     Deno.kill(pid, sig);
   } catch {
     // Already gone.
-  }
-}
-
-async function settles(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise.then(() => true, () => true),
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
