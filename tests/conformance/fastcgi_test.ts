@@ -2,6 +2,7 @@
 // bin-path spawn on fd 0, Authorizer) and cgi-fcgi, plus the permission promise.
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { concat, equals, indexOfNeedle } from "@std/bytes";
 import { join } from "@std/path";
 import { serveFastCgi } from "../../server/fastcgi/server.ts";
 import type { GatewayServer } from "../../server/types.ts";
@@ -274,28 +275,21 @@ async function cgiFcgiRecorded(
   env: Record<string, string>,
 ): Promise<{ result: Awaited<ReturnType<typeof cgiFcgiOnce>>; answer: Uint8Array }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const chunks: Uint8Array[] = [];
   const relayed = (async () => {
     const down = await listener.accept();
     listener.close();
     const up = await Deno.connect({ hostname: "127.0.0.1", port });
-    const record = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        chunks.push(chunk.slice());
-        controller.enqueue(chunk);
-      },
-    });
-    await Promise.all([
+    const [answer, copy] = up.readable.tee();
+    const [recorded] = await Promise.all([
+      new Response(copy).bytes(),
       down.readable.pipeTo(up.writable).catch(() => {}),
-      up.readable.pipeThrough(record).pipeTo(down.writable).catch(() => {}),
+      answer.pipeTo(down.writable).catch(() => {}),
     ]);
+    return recorded;
   })();
   try {
     const result = await cgiFcgiOnce(listener.addr.port, env);
-    await relayed;
-    const answer = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-    chunks.reduce((at, chunk) => (answer.set(chunk, at), at + chunk.length), 0);
-    return { result, answer };
+    return { result, answer: await relayed };
   } finally {
     try {
       listener.close();
@@ -331,22 +325,7 @@ function stdoutOf(answer: Uint8Array): { stdout: Uint8Array; contentStarts: Set<
     at += 8 + contentLength + view.getUint8(at + 6);
   }
   assert(ended, "no END_REQUEST");
-  const stdout = new Uint8Array(length);
-  parts.reduce((at, part) => (stdout.set(part, at), at + part.length), 0);
-  return { stdout, contentStarts };
-}
-
-function indexOfBlankLine(bytes: Uint8Array): number {
-  for (let i = 0; i + 3 < bytes.length; i++) {
-    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
-      return i;
-    }
-  }
-  throw new Error("no blank line after the head");
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  return { stdout: concat(parts), contentStarts };
 }
 
 function differences(a: Uint8Array, b: Uint8Array): number[] {
@@ -375,9 +354,7 @@ Deno.test("cgi-fcgi misreads a record header split across reads (why the cgi-fcg
       record(6, new Uint8Array(0)),
       record(3, new Uint8Array(8)),
     ];
-    const answer = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    parts.reduce((at, part) => (answer.set(part, at), at + part.length), 0);
-    return answer;
+    return concat(parts);
   };
   const small = answerOf(new Uint8Array(1000).fill(0x61));
   const big = answerOf(new Uint8Array(65528).fill(0x62), new Uint8Array(8).fill(0x63));
@@ -469,9 +446,11 @@ Deno.test("FastCGI through cgi-fcgi (libfcgi) as a CGI bridge", async (t) => {
         const { result, answer } = await cgiFcgiRecorded(port, env);
         // Our side: the records on the wire carry the head and exactly the 10 MB.
         const wire = stdoutOf(answer);
-        const bodyAt = indexOfBlankLine(wire.stdout) + 4;
+        const blankLine = indexOfNeedle(wire.stdout, new Uint8Array([13, 10, 13, 10]));
+        assert(blankLine >= 0, "no blank line after the head");
+        const bodyAt = blankLine + 4;
         assertEquals(wire.stdout.subarray(bodyAt), expected);
-        if (result.code === 0 && equalBytes(result.body, expected)) return;
+        if (result.code === 0 && equals(result.body, expected)) return;
         // cgi-fcgi's side: a difference must be its split-header bug, or the test fails.
         const explained = result.code === CGI_FCGI_SPLIT_HEADER_EXIT ||
           result.code === CGI_FCGI_STALE_LENGTH_EXIT ||
