@@ -47,6 +47,11 @@ export class Run implements AsyncDisposable {
     return join(this.dir, "flup.sock");
   }
 
+  /** The nginx error log (nginx.conf names the same file in `dir`). */
+  get nginxErrorLog(): string {
+    return join(this.dir, "nginx-error.log");
+  }
+
   port(name: string): number {
     return this.ports[name] ??= freePort();
   }

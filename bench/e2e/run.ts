@@ -105,7 +105,7 @@ export async function main(args: string[]): Promise<number> {
           "-c",
           conf,
           "-e",
-          join(run.dir, "nginx-error.log"),
+          run.nginxErrorLog,
           "-g",
           "daemon off;",
         ],
@@ -123,7 +123,7 @@ export async function main(args: string[]): Promise<number> {
       );
       if (result.wrk.errors > 0) {
         // Why: the last lines nginx logged (it logs every failed upstream connection).
-        const log = await Deno.readTextFile(join(run.dir, "nginx-error.log")).catch(() => "");
+        const log = await Deno.readTextFile(run.nginxErrorLog).catch(() => "");
         for (const line of log.trimEnd().split("\n").slice(-5)) {
           if (line) console.error(`bench/e2e: ${item.id}: nginx: ${line}`);
         }
